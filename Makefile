@@ -1,0 +1,66 @@
+# hush: `make demo` shows the main job, `make test` runs every test.
+# Both install what they need first (`make deps`).
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
+# Backends are chosen with build tags; no tag means every backend.
+TAGS_FILES := novault,noinfisical
+TAGS_VAULT := noinfisical
+FUZZTIME  ?= 20s
+# Debian packages the tests and benchmarks use.
+DEB_PACKAGES := util-linux procps bash coreutils tini dumb-init catatonit busybox-static
+
+.PHONY: all build flavours deps test unit integration fuzz-short fuzz demo bench lint clean
+
+all: build
+
+build:
+	$(GOBUILD) -o bin/hush ./cmd/hush
+
+flavours: build
+	$(GOBUILD) -tags $(TAGS_VAULT) -o bin/hush-vault ./cmd/hush
+	$(GOBUILD) -tags $(TAGS_FILES) -o bin/hush-files ./cmd/hush
+
+# deps installs what is missing: Debian packages when running as root, and
+# the Go modules.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else \
+			echo "missing Debian packages (run as root or install them):$$missing" >&2; \
+		fi; \
+	fi
+	$(GO) mod download
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags $(TAGS_FILES) ./...
+
+test: deps lint flavours
+	HUSH_BIN=$(CURDIR)/bin/hush HUSH_FILES_BIN=$(CURDIR)/bin/hush-files $(GO) test -count=1 ./...
+	$(MAKE) fuzz-short
+
+# A bounded fuzz run of the reference parser on every test run; `make fuzz`
+# runs longer.
+fuzz-short:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRef$$' -fuzztime $(FUZZTIME) ./sources
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=5m
+
+demo: deps build
+	./examples/demo.sh bin/hush
+
+bench: deps flavours
+	$(GO) run ./integration/bench -hush bin/hush -flavour files=bin/hush-files -flavour vault=bin/hush-vault -out docs/benchmarks.md
+
+clean:
+	rm -rf bin

@@ -1,0 +1,95 @@
+// Command hush is a PID-1 entrypoint for containers that resolves secret
+// references into the environment (or files) of one child process.
+//
+// main only parses options and wires the pieces: shim supervises the child,
+// sources reads the secrets.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/hushinit/hush/shim"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	// Signals first: see shim's package documentation.
+	sigs := shim.Catch()
+	os.Exit(run(context.Background(), sigs, os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, sigs *shim.Signals, args []string, getenv func(string) string,
+	environ []string, stdout, stderr io.Writer) int {
+	opts, rest, err := parseOptions(args, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "hush: %v\nRun 'hush --help' for usage.\n", err)
+		return shim.ExitHushFailed
+	}
+	switch {
+	case opts.help:
+		fmt.Fprint(stdout, usage)
+		return 0
+	case opts.version:
+		fmt.Fprintf(stdout, "hush version %s\n", version)
+		return 0
+	case len(rest) == 0:
+		fmt.Fprintf(stderr, "hush: no command given\nRun 'hush --help' for usage.\n")
+		return shim.ExitHushFailed
+	}
+	switch rest[0] {
+	case "version":
+		fmt.Fprintf(stdout, "hush version %s\n", version)
+		return 0
+	case "check":
+		// Options may also follow the subcommand: hush check --file-env '*'.
+		more, extra, err := parseOptionsOnto(opts, rest[1:])
+		if err != nil || len(extra) > 0 {
+			if err == nil {
+				err = fmt.Errorf("check takes no arguments, got %q", strings.Join(extra, " "))
+			}
+			fmt.Fprintf(stderr, "hush: %v\nRun 'hush --help' for usage.\n", err)
+			return shim.ExitHushFailed
+		}
+		return runCheck(ctx, more, environ, stdout, newLogger(more, stderr))
+	}
+	log := newLogger(opts, stderr)
+	return supervise(ctx, sigs, opts, rest, environ, log)
+}
+
+const usage = `hush: a PID-1 entrypoint that resolves secret references for one child.
+
+Usage:
+  hush [OPTIONS] [--] COMMAND [ARG...]
+  hush check [OPTIONS]     resolve every reference, print a redacted table
+  hush version | --version
+
+Options (each also as HUSH_<NAME>, e.g. HUSH_PROCESS_GROUP=1; flags win):
+  -g, --process-group      forward signals to the child's process group
+  -e, --remap-exit N       treat child exit status N as 0 (repeatable)
+  -r, --rewrite S:R        rewrite signal S to R before forwarding; R=0 drops it (repeatable)
+      --user USER[:GROUP]  run the child as this user after secrets are read
+      --drain DURATION     after the child exits, stop what it left behind, waiting up to DURATION (default 0)
+      --on-change ACTION   restart (default), signal:SIGNAME, exit or none
+      --stop-signal SIG    signal for a rotation restart or a drain (default SIGTERM)
+      --stop-timeout DUR   grace before SIGKILL on restart (default 10s)
+      --deliver env|file   deliver secrets as variables (default) or as files in memory
+      --startup-timeout D  deadline for reading every secret before the first start (default 60s)
+      --poll-interval DUR  how often sources that cannot be watched are checked (default 30s)
+      --debounce DUR       merge changes within DUR into one action (default 2s)
+      --splay DUR          random delay before acting on a change (default 0)
+      --keep-env NAME      keep a credential hush used in the child's environment (repeatable)
+      --file-env PATTERN   turn X_FILE=/path into X for names matching PATTERN (repeatable, globs)
+      --files-dir DIR      tmpfs or ramfs for secrets delivered as files (default /dev/shm)
+  -v, --verbose            debug logs (same as --log-level debug)
+      --log-level LEVEL    debug, info (default), warn or error
+      --log-format FORMAT  text (default) or json; logs go to stderr
+
+Exit status: the child's; 128+N if it was killed by signal N; 125 if hush
+failed; 126 if the command cannot be executed; 127 if it was not found.
+`

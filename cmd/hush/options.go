@@ -1,0 +1,282 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hushinit/hush/shim"
+	"github.com/hushinit/hush/sources"
+)
+
+// options is every setting of a hush run, after flags and HUSH_* variables
+// have been merged (flags win).
+type options struct {
+	processGroup   bool
+	remapExit      map[int]bool
+	rewrite        map[syscall.Signal]syscall.Signal
+	user           string
+	drain          time.Duration
+	onChange       onChange
+	stopSignal     syscall.Signal
+	stopTimeout    time.Duration
+	deliver        string
+	startupTimeout time.Duration
+	pollInterval   time.Duration
+	debounce       time.Duration
+	splay          time.Duration
+	keepEnv        []string
+	fileEnv        []string
+	filesDir       string
+	logLevel       slog.Level
+	logFormat      string
+	help           bool
+	version        bool
+}
+
+// onChange is what --on-change asks for when a secret rotates.
+type onChange struct {
+	action string // restart, signal, exit, none
+	signal syscall.Signal
+}
+
+func defaultOptions() options {
+	return options{
+		remapExit:      map[int]bool{},
+		rewrite:        map[syscall.Signal]syscall.Signal{},
+		onChange:       onChange{action: "restart"},
+		stopSignal:     syscall.SIGTERM,
+		stopTimeout:    10 * time.Second,
+		deliver:        "env",
+		startupTimeout: 60 * time.Second,
+		pollInterval:   30 * time.Second,
+		debounce:       2 * time.Second,
+		logLevel:       slog.LevelInfo,
+		logFormat:      "text",
+	}
+}
+
+// option is one setting: its flag names, its HUSH_* variable and how a
+// string becomes its value. Repeatable options take comma lists in the
+// environment.
+type option struct {
+	long, short string
+	isBool      bool
+	repeatable  bool
+	set         func(o *options, v string) error
+	reset       func(o *options) // clears a repeatable before flags replace the env's list
+}
+
+func (opt option) envName() string {
+	return "HUSH_" + strings.ToUpper(strings.ReplaceAll(opt.long, "-", "_"))
+}
+
+func optionTable() []option {
+	return []option{
+		{long: "process-group", short: "g", isBool: true, set: func(o *options, v string) (err error) {
+			o.processGroup, err = parseBool(v)
+			return err
+		}},
+		{long: "remap-exit", short: "e", repeatable: true, reset: func(o *options) { o.remapExit = map[int]bool{} },
+			set: func(o *options, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 || n > 255 {
+					return fmt.Errorf("exit status %q is not a number from 0 to 255", v)
+				}
+				o.remapExit[n] = true
+				return nil
+			}},
+		{long: "rewrite", short: "r", repeatable: true, reset: func(o *options) { o.rewrite = map[syscall.Signal]syscall.Signal{} },
+			set: func(o *options, v string) error {
+				from, to, err := shim.ParseRewrite(v)
+				if err != nil {
+					return err
+				}
+				o.rewrite[from] = to
+				return nil
+			}},
+		{long: "user", set: func(o *options, v string) error {
+			if v == "" {
+				return errors.New("empty user")
+			}
+			o.user = v
+			return nil
+		}},
+		{long: "drain", set: durationSetter(func(o *options) *time.Duration { return &o.drain })},
+		{long: "on-change", set: func(o *options, v string) error {
+			oc, err := parseOnChange(v)
+			o.onChange = oc
+			return err
+		}},
+		{long: "stop-signal", set: func(o *options, v string) (err error) {
+			o.stopSignal, err = shim.ParseSignal(v)
+			return err
+		}},
+		{long: "stop-timeout", set: durationSetter(func(o *options) *time.Duration { return &o.stopTimeout })},
+		{long: "deliver", set: func(o *options, v string) error {
+			if v != "env" && v != "file" {
+				return fmt.Errorf("%q is not env or file", v)
+			}
+			o.deliver = v
+			return nil
+		}},
+		{long: "startup-timeout", set: durationSetter(func(o *options) *time.Duration { return &o.startupTimeout })},
+		{long: "poll-interval", set: durationSetter(func(o *options) *time.Duration { return &o.pollInterval })},
+		{long: "debounce", set: durationSetter(func(o *options) *time.Duration { return &o.debounce })},
+		{long: "splay", set: durationSetter(func(o *options) *time.Duration { return &o.splay })},
+		{long: "keep-env", repeatable: true, reset: func(o *options) { o.keepEnv = nil },
+			set: func(o *options, v string) error {
+				if v == "" || strings.Contains(v, "=") {
+					return fmt.Errorf("%q is not a variable name", v)
+				}
+				o.keepEnv = append(o.keepEnv, v)
+				return nil
+			}},
+		{long: "file-env", repeatable: true, reset: func(o *options) { o.fileEnv = nil },
+			set: func(o *options, v string) error {
+				for _, p := range strings.Split(v, ",") {
+					if p = strings.TrimSpace(p); p == "" {
+						continue
+					}
+					if err := sources.ValidFileEnvPattern(p); err != nil {
+						return err
+					}
+					o.fileEnv = append(o.fileEnv, p)
+				}
+				return nil
+			}},
+		{long: "files-dir", set: func(o *options, v string) error {
+			o.filesDir = v
+			return nil
+		}},
+		{long: "log-level", set: func(o *options, v string) error {
+			return o.logLevel.UnmarshalText([]byte(v))
+		}},
+		{long: "verbose", short: "v", isBool: true, set: func(o *options, v string) error {
+			on, err := parseBool(v)
+			if on {
+				o.logLevel = slog.LevelDebug
+			}
+			return err
+		}},
+		{long: "log-format", set: func(o *options, v string) error {
+			if v != "text" && v != "json" {
+				return fmt.Errorf("%q is not text or json", v)
+			}
+			o.logFormat = v
+			return nil
+		}},
+		{long: "help", short: "h", isBool: true, set: func(o *options, v string) (err error) {
+			o.help, err = parseBool(v)
+			return err
+		}},
+		{long: "version", isBool: true, set: func(o *options, v string) (err error) {
+			o.version, err = parseBool(v)
+			return err
+		}},
+	}
+}
+
+func durationSetter(field func(*options) *time.Duration) func(*options, string) error {
+	return func(o *options, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("%q is not a duration such as 10s or 1m30s", v)
+		}
+		*field(o) = d
+		return nil
+	}
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on":
+		return true, nil
+	case "0", "false", "no", "off", "":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (1/0, true/false)", v)
+}
+
+func parseOnChange(v string) (onChange, error) {
+	switch v {
+	case "restart", "exit", "none":
+		return onChange{action: v}, nil
+	}
+	if name, ok := strings.CutPrefix(v, "signal:"); ok {
+		sig, err := shim.ParseSignal(name)
+		if err != nil {
+			return onChange{}, err
+		}
+		return onChange{action: "signal", signal: sig}, nil
+	}
+	return onChange{}, fmt.Errorf("%q is not restart, signal:SIGNAME, exit or none", v)
+}
+
+// flagValue adapts an option to the flag package.
+type flagValue struct {
+	opt  option
+	o    *options
+	seen bool
+}
+
+func (f *flagValue) String() string   { return "" }
+func (f *flagValue) IsBoolFlag() bool { return f.opt.isBool }
+func (f *flagValue) Set(v string) error {
+	if f.opt.repeatable && !f.seen && f.opt.reset != nil {
+		f.opt.reset(f.o) // flags replace the environment's list
+	}
+	f.seen = true
+	return f.opt.set(f.o, v)
+}
+
+// parseOptions merges HUSH_* variables and flags. It stops at the first
+// argument that is not an option (or after "--"), so that the command's own
+// flags are never taken for hush's.
+func parseOptions(args []string, getenv func(string) string) (options, []string, error) {
+	o := defaultOptions()
+	for _, opt := range optionTable() {
+		v := getenv(opt.envName())
+		if v == "" {
+			continue
+		}
+		values := []string{v}
+		if opt.repeatable {
+			values = strings.Split(v, ",")
+		}
+		for _, one := range values {
+			if err := opt.set(&o, strings.TrimSpace(one)); err != nil {
+				return o, nil, fmt.Errorf("%s: %w", opt.envName(), err)
+			}
+		}
+	}
+	return parseOptionsOnto(o, args)
+}
+
+// parseOptionsOnto applies flags on top of o.
+func parseOptionsOnto(o options, args []string) (options, []string, error) {
+	fs := flag.NewFlagSet("hush", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	for _, opt := range optionTable() {
+		fv := &flagValue{opt: opt, o: &o}
+		fs.Var(fv, opt.long, "")
+		if opt.short != "" {
+			fs.Var(fv, opt.short, "")
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			o.help = true
+			return o, nil, nil
+		}
+		return o, nil, err
+	}
+	return o, fs.Args(), nil
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/hushinit/hush/shim"
+	"github.com/hushinit/hush/sources"
+	"github.com/hushinit/hush/sources/delivery"
+)
+
+// secretPlan is what hush knows about the references before reading any:
+// which variables pass through, which are references, and how each is
+// delivered.
+type secretPlan struct {
+	opts     options
+	plain    []string
+	reqs     []sources.Request
+	resolver *sources.Resolver
+	user     *shim.User
+	log      *slog.Logger
+	files    *delivery.Dir // created on first use
+}
+
+func newSecretPlan(opts options, environ []string, workDir string, user *shim.User, log *slog.Logger) (*secretPlan, error) {
+	backends := registerBackends(workDir)
+	plain, reqs, err := sources.Scan(environ, sources.ScanOptions{
+		FileEnvPatterns: opts.fileEnv,
+		KnownBackends:   func(name string) bool { _, ok := backends[name]; return ok },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &secretPlan{
+		opts:     opts,
+		plain:    scrub(plain, opts.keepEnv),
+		reqs:     reqs,
+		resolver: &sources.Resolver{Backends: backends, Logger: log},
+		user:     user,
+		log:      log,
+	}, nil
+}
+
+// scrub removes hush's own settings from what the child inherits: they are
+// hush's business, and some (HUSH_VAULT_SECRET_ID_FILE, ...) point at
+// credentials. --keep-env keeps a variable on purpose.
+func scrub(env []string, keep []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "HUSH_") && !slices.Contains(keep, name) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func (p *secretPlan) asFile(ref sources.Ref) bool {
+	return ref.AsFile || p.opts.deliver == "file"
+}
+
+func (p *secretPlan) hasEnvDelivered() bool {
+	for _, r := range p.reqs {
+		if !p.asFile(r.Ref) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstEnvironment reads every secret within the start-up deadline and builds
+// the child's environment. It is shim.Prepare.
+func (p *secretPlan) firstEnvironment(ctx context.Context) ([]string, error) {
+	if len(p.reqs) == 0 {
+		return p.plain, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.opts.startupTimeout)
+	defer cancel()
+	values, err := p.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.environment(values)
+}
+
+func (p *secretPlan) resolve(ctx context.Context) ([]sources.Value, error) {
+	return p.resolver.Resolve(ctx, p.reqs, sources.ResolveOptions{
+		EnvDelivery: func(r sources.Request) bool { return !p.asFile(r.Ref) },
+	})
+}
+
+// environment is the child's environment: the plain variables, then each
+// secret as a value or as the path of its file. It lives only in this
+// process's memory and in the child's; hush's own environment is never
+// changed.
+func (p *secretPlan) environment(values []sources.Value) ([]string, error) {
+	env := slices.Clone(p.plain)
+	for _, v := range values {
+		if v.Missing {
+			continue
+		}
+		if !p.asFile(v.Ref) {
+			env = append(env, v.Name+"="+string(v.Secret.Bytes()))
+			continue
+		}
+		path, err := p.writeFile(v)
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, v.Name+"="+path)
+	}
+	return env, nil
+}
+
+func (p *secretPlan) writeFile(v sources.Value) (string, error) {
+	if p.files == nil {
+		uid, gid := os.Getuid(), os.Getgid()
+		if p.user != nil {
+			uid, gid = int(p.user.UID), int(p.user.GID)
+		}
+		dir, err := delivery.Open(p.opts.filesDir, uid, gid)
+		if err != nil {
+			return "", err
+		}
+		p.files = dir
+	}
+	path, err := p.files.Write(v.Name, v.Secret.Bytes())
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", v.Name, err)
+	}
+	return path, nil
+}
+
+// Close removes the secret files, if any were written.
+func (p *secretPlan) Close() {
+	if p.files == nil {
+		return
+	}
+	if err := p.files.Close(); err != nil {
+		p.log.Warn("secret files left behind", "err", err.Error())
+	}
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/hushinit/hush/shim"
+)
+
+// Where --user names are looked up: the container's own files.
+const (
+	passwdFile = "/etc/passwd"
+	groupFile  = "/etc/group"
+)
+
+func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, environ []string, log *slog.Logger) int {
+	if err := shim.BecomeSubreaper(); err != nil {
+		log.Warn("orphaned processes will not be reaped", "err", err)
+	}
+	var user *shim.User
+	if opts.user != "" {
+		u, err := shim.LookupUser(opts.user, passwdFile, groupFile)
+		if err != nil {
+			log.Error("cannot start", "err", err.Error())
+			return shim.ExitHushFailed
+		}
+		user = &u
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		log.Error("cannot start", "err", err.Error())
+		return shim.ExitHushFailed
+	}
+	plan, err := newSecretPlan(opts, environ, wd, user, log)
+	if err != nil {
+		logError(log, "cannot start", err)
+		return shim.ExitHushFailed
+	}
+	defer plan.Close()
+	if opts.onChange.action == "signal" && opts.deliver == "env" && plan.hasEnvDelivered() {
+		log.Warn("--on-change signal cannot change environment variables of a running process; " +
+			"only secrets delivered as files (--deliver file or ?as=file) will reach the child")
+	}
+	sup := shim.New(shim.Config{
+		Argv:         argv,
+		ProcessGroup: opts.processGroup,
+		RemapExit:    opts.remapExit,
+		Rewrite:      opts.rewrite,
+		User:         user,
+		Drain:        opts.drain,
+		StopSignal:   opts.stopSignal,
+		StopTimeout:  opts.stopTimeout,
+		Logger:       log,
+	}, sigs)
+	code, err := sup.Run(ctx, plan.firstEnvironment, nil)
+	if err != nil {
+		logError(log, "cannot start", err)
+	}
+	return code
+}

@@ -1,0 +1,212 @@
+// Command bench measures hush side by side with its peers (tini-static,
+// tini, dumb-init, catatonit) in one run and writes docs/benchmarks.md.
+// It is what `make bench` runs; it installs nothing and asserts nothing:
+// the budgets in DESIGN.md are checked by reading its report.
+//
+//	go run ./integration/bench [-hush bin/hush] [-flavour files=bin/hush-files]...
+//	                           [-runs 300] [-idle 30s] [-signals 200] [-out docs/benchmarks.md]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the parsed command line.
+type config struct {
+	hush     string
+	flavours flavourFlag
+	runs     int
+	idle     time.Duration
+	signals  int
+	refs     []int
+	out      string
+}
+
+// flavourFlag collects repeated -flavour NAME=PATH options in order.
+type flavourFlag [][2]string
+
+func (f *flavourFlag) String() string {
+	var parts []string
+	for _, kv := range *f {
+		parts = append(parts, kv[0]+"="+kv[1])
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f *flavourFlag) Set(v string) error {
+	name, path, ok := strings.Cut(v, "=")
+	if !ok || name == "" || path == "" {
+		return fmt.Errorf("want NAME=PATH, got %q", v)
+	}
+	*f = append(*f, [2]string{name, path})
+	return nil
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&c.hush, "hush", "bin/hush", "path of the full hush build")
+	fs.Var(&c.flavours, "flavour", "extra hush build as NAME=PATH, e.g. files=bin/hush-files (repeatable)")
+	fs.IntVar(&c.runs, "runs", 300, "start-up runs per binary")
+	fs.DurationVar(&c.idle, "idle", 30*time.Second, "window over which idle wakeups are counted")
+	fs.IntVar(&c.signals, "signals", 200, "signals per binary for the forwarding latency")
+	fs.StringVar(&c.out, "out", "docs/benchmarks.md", "markdown report to write")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.runs < 1 || c.signals < 1 || c.idle <= 0 {
+		return c, errors.New("-runs, -signals and -idle must be positive")
+	}
+	c.refs = []int{1, 100, 1000}
+	return c, nil
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == sigechoArg {
+		os.Exit(sigecho())
+	}
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	// Ctrl-C cancels the context instead of killing the benchmark at once,
+	// so every init and child it started is killed on the way out.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// progressFunc returns a logger that prints one line to stderr, prefixed
+// with the time since the start.
+func progressFunc(start time.Time, phase string) func(string) {
+	return func(msg string) {
+		fmt.Fprintf(os.Stderr, "[%6.1fs] %s: %s\n", time.Since(start).Seconds(), phase, msg)
+	}
+}
+
+func run(ctx context.Context, cfg config) error {
+	start := time.Now()
+	say := progressFunc(start, "bench")
+	r := &report{cfg: cfg, m: readMachine()}
+	r.subjects, r.notes = collectSubjects(cfg)
+	for _, n := range r.notes {
+		say(n)
+	}
+	truePath, err := resolveTool("/bin/true")
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own binary for the echo child: %w", err)
+	}
+
+	say("binary sizes")
+	r.sizes, r.sizeErrs = measureSizes(r.subjects)
+
+	say(fmt.Sprintf("start-up cost, %d rounds", cfg.runs))
+	if r.startup, err = measureStartup(ctx, r.subjects, truePath, cfg.runs, progressFunc(start, "start-up")); err != nil {
+		return fmt.Errorf("start-up: %w", err)
+	}
+	say("idle RSS and wakeups")
+	if r.idle, err = measureIdle(ctx, r.subjects, cfg.idle, progressFunc(start, "idle")); err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	say(fmt.Sprintf("signal forwarding, %d signals each", cfg.signals))
+	if r.signals, err = measureSignals(ctx, r.subjects, self, cfg.signals, progressFunc(start, "signals")); err != nil {
+		return fmt.Errorf("signals: %w", err)
+	}
+	say(fmt.Sprintf("resolver cost, %d rounds", cfg.runs))
+	if r.resolver, err = measureResolver(ctx, r.subjects, truePath, cfg.refs, cfg.runs, progressFunc(start, "resolver")); err != nil {
+		return fmt.Errorf("resolver: %w", err)
+	}
+	r.m.loadEnd = loadAvg()
+
+	if err := writeFileAtomic(cfg.out, []byte(r.render())); err != nil {
+		return err
+	}
+	say("wrote " + cfg.out)
+	return nil
+}
+
+// collectSubjects lists the hush builds first, then the peers, with a note
+// for every binary that is absent.
+func collectSubjects(cfg config) ([]subject, []string) {
+	subjects := []subject{hushSubject("", cfg.hush)}
+	for _, f := range cfg.flavours {
+		subjects = append(subjects, hushSubject(f[0], f[1]))
+	}
+	subjects = append(subjects, findPeers()...)
+	var notes []string
+	for _, s := range subjects {
+		if !s.present() {
+			notes = append(notes, fmt.Sprintf("%s: %s, skipped", s.name, s.missing))
+		}
+	}
+	return subjects, notes
+}
+
+func measureSizes(subjects []subject) (map[string]binaryInfo, map[string]string) {
+	infos, errs := map[string]binaryInfo{}, map[string]string{}
+	for _, s := range subjects {
+		if !s.present() {
+			continue
+		}
+		info, err := inspectBinary(s.path)
+		if err != nil {
+			errs[s.name] = err.Error()
+			continue
+		}
+		infos[s.name] = info
+	}
+	return infos, errs
+}
+
+// writeFileAtomic replaces path in one rename, so an interrupted run never
+// leaves a half-written report in docs/.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".benchmarks-*.md")
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+// Package integration drives the compiled hush binary from outside, like a
+// user or a container runtime would: as PID 1 of a fresh PID namespace and
+// as a plain child process (where hush makes itself a child subreaper).
+//
+// Run from the module root, as root (unshare needs CAP_SYS_ADMIN):
+//
+//	go test ./integration/                       # everything
+//	go test ./integration/ -run TestScript       # the CLI stories in testdata/script
+//	go test ./integration/ -run TestForward/pid1 # one mode of one test
+//	HUSH_BIN=/path/to/hush go test ./integration/
+//
+// -short trims the loops (T7's 256 remaps, the 100 SIGCHLD-coalescing
+// rounds) to a sample.
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// Paths of the binaries under test, set by TestMain.
+var (
+	hushBin  string // the hush binary ($HUSH_BIN or built from ./cmd/hush)
+	probeBin string // ./integration/internal/probe, the child-side helper
+	binDir   string // holds probe (and hush when built here); on $PATH in scripts
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "hush-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	// Readable by everyone: the --user tests exec the probe as nobody.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	binDir = dir
+	probeBin = filepath.Join(dir, "probe")
+	if err := goBuild(probeBin, "./integration/internal/probe"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if hushBin = os.Getenv("HUSH_BIN"); hushBin != "" {
+		if hushBin, err = filepath.Abs(hushBin); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	} else {
+		hushBin = filepath.Join(dir, "hush")
+		if err := goBuild(hushBin, "./cmd/hush"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	// hush must not inherit the test binary's own settings by accident.
+	for _, kv := range os.Environ() {
+		if name, _, _ := cut(kv, "="); len(name) > 5 && name[:5] == "HUSH_" && name != "HUSH_BIN" {
+			os.Unsetenv(name)
+		}
+	}
+	return m.Run()
+}
+
+func cut(s, sep string) (before, after string, found bool) {
+	for i := 0; i+len(sep) <= len(s); i++ {
+		if s[i:i+len(sep)] == sep {
+			return s[:i], s[i+len(sep):], true
+		}
+	}
+	return s, "", false
+}
+
+// goBuild builds a static binary of pkg (relative to the module root).
+func goBuild(out, pkg string) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = ".." // the module root; go test runs in the package directory
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+// Package shim is hush's process supervisor: it starts ONE child, forwards
+// signals to it, reaps every zombie, restarts or signals the child when asked
+// to, and turns the child's end into hush's exit status. It knows nothing about
+// secrets: the caller hands it an environment to start with and, later,
+// replacement environments.
+//
+// Every PID-1 decision is explained here, in one place, so that nobody has to
+// guess why a signal is caught or a status is what it is.
+//
+// Signals. Catch is called before anything else in main, before the child
+// exists and before any secret is read: a Go process that has not called
+// signal.Notify for SIGTERM dies from it, and as PID 1 of a namespace the
+// kernel's default action is skipped entirely, so an early `docker stop` would
+// otherwise either kill hush half-way or be lost. The channel is large (2048)
+// because os/signal drops what does not fit and standard signals already
+// coalesce in the kernel. Every catchable signal is caught and forwarded except:
+//   - SIGCHLD, which only means "reap now";
+//   - SIGURG, which the Go runtime sends to itself for goroutine preemption
+//     (forwarding it would shower the child with signals it never asked for);
+//   - 32 and 33, which the C library reserves on Linux and no one can send in
+//     a portable way;
+//   - SIGTTIN and SIGTTOU, which the kernel sends to a background process that
+//     touches the terminal: they describe hush's relation to the terminal, not
+//     a request for the child, so they are dropped (as tini does). Catching
+//     them keeps hush from ever being stopped by them;
+//   - signals that were ignored (SIG_IGN) when hush started: they are never
+//     caught, so they stay ignored in the child, as with tini. A signal that
+//     was blocked when hush started is blocked again in the child, because
+//     the Go runtime restores the start-up mask between fork and exec.
+//
+// SIGTSTP is forwarded like any other signal; hush itself never stops, so a
+// `docker stop` keeps working while the child is stopped. SIGCONT is forwarded.
+//
+// Early signals. A signal that arrives while the secrets are still being read
+// is kept and delivered as soon as the child exists, in order. SIGINT, SIGTERM
+// and SIGQUIT are the exception: they mean "stop", and with no child to stop
+// hush abandons the start-up at once and exits 128+N, so that `docker stop`
+// against a container waiting on an unreachable secret manager is not held for
+// the whole start-up deadline.
+//
+// Reaping. The Reaper is the only caller of wait4 in the process. It runs in
+// the supervisor's single event loop, on every SIGCHLD and once right after each
+// start (a fast child can exit before its SIGCHLD is read), and each time it
+// loops wait4(-1, WNOHANG) until nothing is left, because many children dying
+// together raise one coalesced SIGCHLD. os/exec's Wait and os.Process.Wait are
+// never used: a second waiter races the first and whoever loses gets ECHILD
+// instead of the exit status.
+//
+// Process group. The child always gets its own process group (setpgid), so
+// that -g can signal the whole group and so that a terminal can be handed to
+// it. With -g, forwarded signals go to the group; without it, only to the child.
+//
+// Terminal. When stdin is a terminal and hush's process group owns it, the
+// child's group is made the foreground group (tcsetpgrp), so that an
+// interactive shell under `docker run -it` gets job control and Ctrl-C. hush
+// never takes the terminal from someone else's foreground group, and a stdin
+// that is not a terminal is not an error.
+//
+// Exit status. A child that exits with N makes hush exit N; a child killed by
+// signal N makes hush exit 128+N (not WaitStatus.ExitStatus(), which is -1 for
+// a signalled child). -e remapping applies after that conversion, so -e 143
+// accepts a SIGTERM death. 126 and 127 are the shell's codes for "cannot
+// execute" and "not found"; 125 is hush's own failure.
+//
+// Orphans at exit. By default hush exits as soon as the main child is reaped,
+// like tini; as PID 1 the kernel then kills whatever is left. With a drain
+// window, hush first sends the stop signal to every remaining descendant (as
+// PID 1: every process in the namespace), waits for them up to the window while
+// still reaping, and SIGKILLs the rest.
+package shim

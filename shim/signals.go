@@ -1,0 +1,158 @@
+package shim
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Real-time signal bounds as the C library presents them: the kernel's first
+// two (32 and 33) are reserved for threading, so SIGRTMIN is 34 to every tool
+// users know (kill -l, docker kill -s RTMIN+1).
+const (
+	sigRTMin = 34
+	sigRTMax = 64
+)
+
+// ParseSignal accepts a signal as a number ("15"), a name with or without the
+// SIG prefix in any case ("TERM", "sigterm"), or a real-time offset
+// ("RTMIN+2", "SIGRTMAX-1").
+func ParseSignal(s string) (syscall.Signal, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty signal")
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > sigRTMax {
+			return 0, fmt.Errorf("signal %d out of range 1..%d", n, sigRTMax)
+		}
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig, ok := parseRealtime(name); ok {
+		return sig, nil
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q", s)
+}
+
+func parseRealtime(name string) (syscall.Signal, bool) {
+	var base, sign int
+	var rest string
+	switch {
+	case strings.HasPrefix(name, "SIGRTMIN"):
+		base, sign, rest = sigRTMin, 1, strings.TrimPrefix(name, "SIGRTMIN")
+	case strings.HasPrefix(name, "SIGRTMAX"):
+		base, sign, rest = sigRTMax, -1, strings.TrimPrefix(name, "SIGRTMAX")
+	default:
+		return 0, false
+	}
+	if rest == "" {
+		return syscall.Signal(base), true
+	}
+	op := "+"
+	if sign < 0 {
+		op = "-"
+	}
+	off, err := strconv.Atoi(strings.TrimPrefix(rest, op))
+	if !strings.HasPrefix(rest, op) || err != nil || off < 0 || off > sigRTMax-sigRTMin {
+		return 0, false
+	}
+	return syscall.Signal(base + sign*off), true
+}
+
+// SignalName gives the conventional name of sig for logs.
+func SignalName(sig syscall.Signal) string {
+	if sig >= sigRTMin && sig <= sigRTMax {
+		if sig == sigRTMin {
+			return "SIGRTMIN"
+		}
+		return fmt.Sprintf("SIGRTMIN+%d", int(sig)-sigRTMin)
+	}
+	if name := unix.SignalName(sig); name != "" {
+		return name
+	}
+	return strconv.Itoa(int(sig))
+}
+
+// ParseRewrite parses -r S:R. R may be 0, meaning "drop S".
+func ParseRewrite(spec string) (from, to syscall.Signal, err error) {
+	f, t, ok := strings.Cut(spec, ":")
+	if !ok || strings.Contains(t, ":") {
+		return 0, 0, fmt.Errorf("rewrite %q: want FROM:TO, e.g. TERM:INT or 1:0", spec)
+	}
+	if from, err = ParseSignal(f); err != nil {
+		return 0, 0, fmt.Errorf("rewrite %q: %w", spec, err)
+	}
+	if t == "0" {
+		return from, 0, nil
+	}
+	if to, err = ParseSignal(t); err != nil {
+		return 0, 0, fmt.Errorf("rewrite %q: %w", spec, err)
+	}
+	return from, to, nil
+}
+
+// Signals is the process-wide subscription to incoming signals. Create it with
+// Catch as the first thing in main; see the package documentation for why.
+type Signals struct {
+	C <-chan os.Signal
+}
+
+// Catch subscribes to every signal hush may forward or act on. Signals that
+// were ignored when hush started are left alone so that the child inherits
+// SIG_IGN for them.
+func Catch() *Signals {
+	ch := make(chan os.Signal, 2048)
+	var sigs []os.Signal
+	for n := 1; n <= sigRTMax; n++ {
+		sig := syscall.Signal(n)
+		if !catchable(sig) || signal.Ignored(sig) {
+			continue
+		}
+		sigs = append(sigs, sig)
+	}
+	signal.Notify(ch, sigs...)
+	return &Signals{C: ch}
+}
+
+// Stop ends the subscription.
+func (s *Signals) Stop() {
+	signal.Reset()
+}
+
+func catchable(sig syscall.Signal) bool {
+	switch sig {
+	case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGURG, 32, 33:
+		return false
+	}
+	return true
+}
+
+// forwardable reports whether a caught signal is meant for the child.
+func forwardable(sig syscall.Signal) bool {
+	switch sig {
+	case syscall.SIGCHLD, syscall.SIGTTIN, syscall.SIGTTOU:
+		return false
+	}
+	return true
+}
+
+// stopsStartup reports whether a signal that arrives before the first child
+// exists should abandon the start-up instead of waiting for the child.
+func stopsStartup(sig syscall.Signal) bool {
+	switch sig {
+	case syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,193 @@
+package sources
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ApplyPointer selects the value at an RFC 6901 JSON pointer in doc. An
+// empty pointer returns doc unchanged (it need not be JSON). A string is
+// returned as its decoded text, any other JSON value as compact JSON. A
+// missing member or an index past the end returns an error wrapping
+// ErrNotFound, so that an optional reference treats it as missing.
+//
+// Errors describe positions and types, never content: encoding/json's own
+// messages quote document characters, so they are replaced, not wrapped.
+func ApplyPointer(doc Secret, ptr string) (Secret, error) {
+	if ptr == "" {
+		return doc, nil
+	}
+	tokens, err := parsePointer(ptr)
+	if err != nil {
+		return Secret{}, err
+	}
+	raw := doc.Bytes()
+	if !json.Valid(raw) {
+		return Secret{}, invalidJSON(raw)
+	}
+	cur := json.RawMessage(raw)
+	at := "" // the pointer to cur, for messages
+	for _, tok := range tokens {
+		next := at + "/" + escapeToken(tok)
+		switch kind := jsonKind(cur); kind {
+		case "object":
+			var members map[string]json.RawMessage
+			if err := json.Unmarshal(cur, &members); err != nil {
+				return Secret{}, fmt.Errorf("JSON pointer %q: cannot decode %s", ptr, where(at))
+			}
+			v, ok := members[tok]
+			if !ok {
+				return Secret{}, NotFound(fmt.Errorf("JSON pointer %q: %s has no member %q", ptr, where(at), tok))
+			}
+			cur = v
+		case "array":
+			var elems []json.RawMessage
+			if err := json.Unmarshal(cur, &elems); err != nil {
+				return Secret{}, fmt.Errorf("JSON pointer %q: cannot decode %s", ptr, where(at))
+			}
+			i, err := arrayIndex(tok)
+			if err != nil {
+				return Secret{}, fmt.Errorf("JSON pointer %q: %s is an array: %w", ptr, where(at), err)
+			}
+			if i < 0 || i >= len(elems) {
+				return Secret{}, NotFound(fmt.Errorf("JSON pointer %q: %s has no index %s (length %d)", ptr, where(at), tok, len(elems)))
+			}
+			cur = elems[i]
+		default:
+			return Secret{}, fmt.Errorf("JSON pointer %q: %s is %s %s, not an object or array", ptr, where(at), article(kind), kind)
+		}
+		at = next
+	}
+
+	if jsonKind(cur) == "string" {
+		var s string
+		if err := json.Unmarshal(cur, &s); err != nil {
+			return Secret{}, fmt.Errorf("JSON pointer %q: cannot decode the string", ptr)
+		}
+		return NewSecret([]byte(s)), nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, cur); err != nil {
+		return Secret{}, fmt.Errorf("JSON pointer %q: cannot compact the value", ptr)
+	}
+	return NewSecret(buf.Bytes()), nil
+}
+
+// parsePointer splits an RFC 6901 pointer into unescaped reference tokens.
+func parsePointer(ptr string) ([]string, error) {
+	if ptr == "" {
+		return nil, nil
+	}
+	if ptr[0] != '/' {
+		return nil, fmt.Errorf("JSON pointer %q: must be empty or start with \"/\"", ptr)
+	}
+	parts := strings.Split(ptr[1:], "/")
+	for i, p := range parts {
+		tok, err := unescapeToken(p)
+		if err != nil {
+			return nil, fmt.Errorf("JSON pointer %q: %w", ptr, err)
+		}
+		parts[i] = tok
+	}
+	return parts, nil
+}
+
+// unescapeToken decodes ~1 to "/" and ~0 to "~" in one left-to-right pass,
+// so that "~01" is "~1" and not "/", as RFC 6901 section 4 requires.
+func unescapeToken(p string) (string, error) {
+	if !strings.Contains(p, "~") {
+		return p, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] != '~' {
+			b.WriteByte(p[i])
+			continue
+		}
+		if i+1 == len(p) || (p[i+1] != '0' && p[i+1] != '1') {
+			return "", errors.New(`"~" must be followed by 0 or 1 (~0 is "~", ~1 is "/")`)
+		}
+		if p[i+1] == '0' {
+			b.WriteByte('~')
+		} else {
+			b.WriteByte('/')
+		}
+		i++
+	}
+	return b.String(), nil
+}
+
+func escapeToken(tok string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(tok)
+}
+
+// arrayIndex parses an RFC 6901 array index: "0" or digits without a leading
+// zero. An index too large for an int is out of range (-1), not malformed.
+func arrayIndex(tok string) (int, error) {
+	if tok == "-" {
+		return 0, errors.New(`"-" names the element after the last, which cannot be read`)
+	}
+	if tok == "" || (len(tok) > 1 && tok[0] == '0') {
+		return 0, fmt.Errorf("%q is not an array index", tok)
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] < '0' || tok[i] > '9' {
+			return 0, fmt.Errorf("%q is not an array index", tok)
+		}
+	}
+	i, err := strconv.Atoi(tok)
+	if err != nil {
+		return -1, nil
+	}
+	return i, nil
+}
+
+// jsonKind names the type of a valid JSON value from its first byte.
+func jsonKind(v []byte) string {
+	v = bytes.TrimLeft(v, " \t\r\n")
+	if len(v) == 0 {
+		return "empty value"
+	}
+	switch v[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	default:
+		return "number"
+	}
+}
+
+func article(kind string) string {
+	if kind == "object" || kind == "array" || kind == "empty value" {
+		return "an"
+	}
+	return "a"
+}
+
+func where(at string) string {
+	if at == "" {
+		return "the document"
+	}
+	return strconv.Quote(at)
+}
+
+// invalidJSON reports where a document stops being JSON without quoting any
+// of it.
+func invalidJSON(raw []byte) error {
+	var se *json.SyntaxError
+	if err := json.Unmarshal(raw, new(json.RawMessage)); errors.As(err, &se) {
+		return fmt.Errorf("document is not valid JSON (syntax error at byte offset %d)", se.Offset)
+	}
+	return errors.New("document is not valid JSON")
+}
