@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -64,20 +65,11 @@ func runMain(m *testing.M) int {
 	}
 	// hush must not inherit the test binary's own settings by accident.
 	for _, kv := range os.Environ() {
-		if name, _, _ := cut(kv, "="); len(name) > 5 && name[:5] == "HUSH_" && name != "HUSH_BIN" {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "HUSH_") && name != "HUSH_BIN" {
 			os.Unsetenv(name)
 		}
 	}
 	return m.Run()
-}
-
-func cut(s, sep string) (before, after string, found bool) {
-	for i := 0; i+len(sep) <= len(s); i++ {
-		if s[i:i+len(sep)] == sep {
-			return s[:i], s[i+len(sep):], true
-		}
-	}
-	return s, "", false
 }
 
 // goBuild builds a static binary of pkg (relative to the module root).

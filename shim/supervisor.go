@@ -52,7 +52,8 @@ type Request struct {
 	Kind   RequestKind
 	Env    []string
 	Signal syscall.Signal
-	Reason string // for logs: names of what changed, never values
+	Reason string    // for logs: names of what changed, never values
+	Since  time.Time // when the change was first noticed, for the latency log
 }
 
 type phase int
@@ -316,7 +317,8 @@ func (s *Supervisor) childEnded(e Exit) (int, bool, error) {
 			return execErrorCode(err), true, err
 		}
 		s.log.Info("child restarted with new secrets", "pid", s.child.Pid,
-			"old_status", e.Code(), "stop_took", stopped.Round(time.Millisecond))
+			"old_status", e.Code(), "stop_took", stopped.Round(time.Millisecond),
+			"since_change", time.Since(next.Since).Round(time.Millisecond))
 		// The new child may already be gone too.
 		return s.handleExits(reap())
 	}

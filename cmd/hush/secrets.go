@@ -11,6 +11,7 @@ import (
 	"github.com/hushinit/hush/shim"
 	"github.com/hushinit/hush/sources"
 	"github.com/hushinit/hush/sources/delivery"
+	"github.com/hushinit/hush/sources/rotation"
 )
 
 // secretPlan is what hush knows about the references before reading any:
@@ -24,6 +25,10 @@ type secretPlan struct {
 	user     *shim.User
 	log      *slog.Logger
 	files    *delivery.Dir // created on first use
+
+	rotation *rotation.Controller // nil when nothing can be watched
+	// onFirstValues starts rotation once the first child's values exist.
+	onFirstValues func([]sources.Value)
 }
 
 func newSecretPlan(opts options, environ []string, workDir string, user *shim.User, log *slog.Logger) (*secretPlan, error) {
@@ -85,13 +90,24 @@ func (p *secretPlan) firstEnvironment(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.environment(values)
+	env, err := p.environment(values)
+	if err != nil {
+		return nil, err
+	}
+	if p.onFirstValues != nil {
+		p.onFirstValues(values)
+	}
+	return env, nil
 }
 
 func (p *secretPlan) resolve(ctx context.Context) ([]sources.Value, error) {
-	return p.resolver.Resolve(ctx, p.reqs, sources.ResolveOptions{
+	return p.resolver.Resolve(ctx, p.reqs, p.resolveOptions())
+}
+
+func (p *secretPlan) resolveOptions() sources.ResolveOptions {
+	return sources.ResolveOptions{
 		EnvDelivery: func(r sources.Request) bool { return !p.asFile(r.Ref) },
-	})
+	}
 }
 
 // environment is the child's environment: the plain variables, then each

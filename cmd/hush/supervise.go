@@ -53,7 +53,14 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 		StopTimeout:  opts.stopTimeout,
 		Logger:       log,
 	}, sigs)
-	code, err := sup.Run(ctx, plan.firstEnvironment, nil)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	requests, err := plan.watch(ctx)
+	if err != nil {
+		logError(log, "cannot start", err)
+		return shim.ExitHushFailed
+	}
+	code, err := sup.Run(ctx, plan.firstEnvironment, requests)
 	if err != nil {
 		logError(log, "cannot start", err)
 	}

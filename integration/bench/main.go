@@ -29,6 +29,7 @@ type config struct {
 	signals  int
 	refs     []int
 	out      string
+	wrapper  bool
 }
 
 // flavourFlag collects repeated -flavour NAME=PATH options in order.
@@ -60,6 +61,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.idle, "idle", 30*time.Second, "window over which idle wakeups are counted")
 	fs.IntVar(&c.signals, "signals", 200, "signals per binary for the forwarding latency")
 	fs.StringVar(&c.out, "out", "docs/benchmarks.md", "markdown report to write")
+	fs.BoolVar(&c.wrapper, "gowrapper", true, "also measure a bare Go os/exec wrapper, built with the local go toolchain")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -108,7 +110,17 @@ func run(ctx context.Context, cfg config) error {
 	start := time.Now()
 	say := progressFunc(start, "bench")
 	r := &report{cfg: cfg, m: readMachine()}
-	r.subjects, r.notes = collectSubjects(cfg)
+	work, err := os.MkdirTemp("", "hush-bench-")
+	if err != nil {
+		return fmt.Errorf("work dir: %w", err)
+	}
+	defer os.RemoveAll(work)
+	var extra []subject
+	if cfg.wrapper {
+		say("building the Go os/exec wrapper for calibration")
+		extra = append(extra, buildGoWrapper(ctx, work))
+	}
+	r.subjects, r.notes = collectSubjects(cfg, extra)
 	for _, n := range r.notes {
 		say(n)
 	}
@@ -149,13 +161,14 @@ func run(ctx context.Context, cfg config) error {
 	return nil
 }
 
-// collectSubjects lists the hush builds first, then the peers, with a note
-// for every binary that is absent.
-func collectSubjects(cfg config) ([]subject, []string) {
+// collectSubjects lists the hush builds first, then the calibration
+// programs, then the peers, with a note for every binary that is absent.
+func collectSubjects(cfg config, extra []subject) ([]subject, []string) {
 	subjects := []subject{hushSubject("", cfg.hush)}
 	for _, f := range cfg.flavours {
 		subjects = append(subjects, hushSubject(f[0], f[1]))
 	}
+	subjects = append(subjects, extra...)
 	subjects = append(subjects, findPeers()...)
 	var notes []string
 	for _, s := range subjects {

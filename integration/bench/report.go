@@ -74,10 +74,13 @@ kill(SIGUSR1) on the init to the supervised child's handler reading
 CLOCK_MONOTONIC, median over %d signals per binary (after %d warm-up signals),
 again round-robin. **Resolver cost** is the start-up CPU of `+"`hush -- /bin/true`"+`
 with N `+"`ref+file://`"+` references minus the same build's figure with none.
-Ratios are against %s. Sizes are decimal megabytes (10^6 bytes), memory is
+The %s row is a calibration, not a peer: the smallest Go program that
+starts the command, forwards signals and passes on the exit status, built
+with the same flags as hush, so that the Go runtime's share of hush's figures
+can be told apart from hush's own. Ratios are against %s. Sizes are decimal megabytes (10^6 bytes), memory is
 MiB.
 
-`, r.cfg.runs, settleTime, r.cfg.idle, r.cfg.signals, signalWarmup, referenceName)
+`, r.cfg.runs, settleTime, r.cfg.idle, r.cfg.signals, signalWarmup, goWrapperName, referenceName)
 }
 
 func (r *report) machineSection() string {
@@ -126,7 +129,7 @@ func (r *report) sizeSection() string {
 		}
 		limit, has := sizeBudget(s.flavour)
 		budget, result := r.verdict(s, has, "size ≤ "+mb(limit), mb(info.size), info.size <= limit)
-		t.add(s.name, s.path, fmt.Sprint(info.size), fmtMB(info.size), yesNo(info.static), yesNo(info.stripped),
+		t.add(s.name, s.displayPath(), fmt.Sprint(info.size), fmtMB(info.size), yesNo(info.static), yesNo(info.stripped),
 			goTags(info), ratio(float64(info.size), float64(ref.size), haveRef), budget, result)
 	}
 	return "## Binary size\n\n" + t.String() + "\n" +

@@ -12,11 +12,22 @@ import (
 type subject struct {
 	name    string   // row label, e.g. "hush-files" or "tini-static"
 	path    string   // absolute path; empty when missing
+	shown   string   // path as the user gave it, for the report
 	missing string   // why the subject is absent, shown instead of figures
 	hush    bool     // true for hush builds, which carry budgets
 	flavour string   // "" for the full bin/hush, else "files", "vault", ...
 	dashes  bool     // whether the argv form puts "--" before the command
 	env     []string // extra environment for this subject only
+}
+
+// displayPath is the path the report shows: as given for hush builds, so
+// that the committed report says bin/hush rather than one machine's absolute
+// path.
+func (s subject) displayPath() string {
+	if s.shown != "" {
+		return s.shown
+	}
+	return s.path
 }
 
 // present reports whether the binary exists and can be measured.
@@ -78,7 +89,7 @@ func hushSubject(flavour, path string) subject {
 	if flavour != "" {
 		name = "hush-" + flavour
 	}
-	s := subject{name: name, hush: true, flavour: flavour, dashes: true}
+	s := subject{name: name, hush: true, flavour: flavour, dashes: true, shown: path}
 	abs, err := filepath.Abs(path)
 	if err != nil || !isExecutable(abs) {
 		s.missing = fmt.Sprintf("not found at %s", path)

@@ -2,7 +2,7 @@
 // program with one subcommand per behaviour the tests need to observe from
 // inside the process tree hush supervises.
 //
-//	probe signals [--log FILE] [--exit-on SIGS] [--code N] [--linger DUR] [--spawn -- CMD...]
+//	probe signals [--log FILE] [--exit-on SIGS] [--code N] [--linger DUR] [-- CMD...]
 //	probe bg [--code N] -- CMD...
 //	probe orphans N [--sleep DUR]
 //	probe coalesce N CODE
@@ -193,7 +193,7 @@ func startReady(argv []string) *exec.Cmd {
 // signals reports every signal it receives, one "got N" line each, after
 // a first "ready" line. It exits on the --exit-on signals, first lingering
 // for --linger (a slow shutdown, like tini #180's grandchild) and writing
-// "done".
+// "done". Given a CMD, it first starts it and waits until it is ready.
 func signals(args []string) {
 	fs := flag.NewFlagSet("signals", flag.ExitOnError)
 	logPath := fs.String("log", "", "append lines to this file instead of stdout")

@@ -1,0 +1,70 @@
+package integration
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// hush reaps every orphan re-parented to it, as PID 1 and as a subreaper:
+// the child double-forks 100 short-lived grandchildren; eventually hush's
+// only child is the main one and no zombie is left (tini T8, dumb-init
+// D13).
+func TestReapOrphans(t *testing.T) {
+	t.Parallel()
+	inModes(t, func(t *testing.T, m mode) {
+		const n = 100
+		r := start(t, m, "--", probeBin, "orphans", strconv.Itoa(n))
+		r.waitStdout(fmt.Sprintf("orphaned %d", n))
+		main := r.child("probe")
+		var left []string
+		r.eventually("hush to reap every orphan", func() bool {
+			left = left[:0]
+			for _, c := range children(r.hushPid()) {
+				if c == main {
+					continue
+				}
+				state, _, ok := procStat(c)
+				if ok {
+					left = append(left, fmt.Sprintf("%d(%s,%c)", c, procComm(c), state))
+				}
+			}
+			return len(left) == 0
+		})
+		if !alive(main) {
+			t.Fatalf("main child %d died", main)
+		}
+		r.signal(unix.SIGTERM)
+		r.expectExit(0)
+		if !hasLine(r.stdout.String(), "bye") {
+			t.Errorf("main child did not see SIGTERM")
+		}
+	})
+}
+
+// The main child exits at the moment 200 other children of hush die, so
+// their SIGCHLDs coalesce into one; hush must still find and return the
+// main child's own status (catatonit e4c14f5). 100 rounds, each with a
+// different status.
+func TestExitStatusAmidOrphanDeaths(t *testing.T) {
+	t.Parallel()
+	rounds := 100
+	if testing.Short() {
+		rounds = 10
+	}
+	inModes(t, func(t *testing.T, m mode) {
+		var wrong []string
+		for i := range rounds {
+			code := 1 + i%250
+			if got := run(t, m, "--", probeBin, "coalesce", "200", strconv.Itoa(code)); got != code {
+				wrong = append(wrong, fmt.Sprintf("round %d: %d, want %d", i, got, code))
+			}
+		}
+		if len(wrong) > 0 {
+			t.Errorf("hush returned the wrong status in %d of %d rounds:\n%s", len(wrong), rounds, strings.Join(wrong, "\n"))
+		}
+	})
+}

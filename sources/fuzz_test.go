@@ -1,0 +1,86 @@
+package sources_test
+
+import (
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hushinit/hush/sources"
+)
+
+// FuzzParseRef checks that parsing never panics, that errors stay on one
+// line, and that a parsed reference survives String and ParseRef unchanged.
+func FuzzParseRef(f *testing.F) {
+	for _, s := range []string{
+		"ref+file:///run/secrets/db",
+		"ref+file://rel/x?optional=true&as=file#/a~1b/0+",
+		"ref+vault://secret/app?version=2&k=a+b#/pw",
+		"ref+file:///a%20b%2B#/%7E0",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		r, err := sources.ParseRef(in)
+		if err != nil {
+			if strings.ContainsAny(err.Error(), "\n\r") {
+				t.Fatalf("multi-line error for %q: %q", in, err)
+			}
+			return
+		}
+		if r.Raw != in || r.Query == nil {
+			t.Fatalf("Raw=%q Query=%v for %q", r.Raw, r.Query, in)
+		}
+		s := r.String()
+		back, err := sources.ParseRef(s)
+		if err != nil {
+			t.Fatalf("ParseRef(%q) ok but its String %q fails: %v", in, s, err)
+		}
+		if back.String() != s {
+			t.Fatalf("String not stable: %q -> %q -> %q", in, s, back.String())
+		}
+		back.Raw = r.Raw
+		if !reflect.DeepEqual(back, r) && !(len(back.Query) == 0 && len(r.Query) == 0) {
+			t.Fatalf("round trip of %q via %q:\n got %+v\nwant %+v", in, s, back, r)
+		}
+		if back.Group() != r.Group() {
+			t.Fatalf("group changed: %+v vs %+v", back.Group(), r.Group())
+		}
+	})
+}
+
+// FuzzApplyPointer checks that pointer evaluation never panics and never
+// quotes a document it cannot use.
+func FuzzApplyPointer(f *testing.F) {
+	f.Add(`{"a":{"b":[1,"x"]}}`, "/a/b/1")
+	f.Add(`{"a~/":"v"}`, "/a~0~1")
+	f.Add(`[0,1]`, "/01")
+	f.Add(`{"a": zz}`, "/a")
+	f.Fuzz(func(t *testing.T, doc, ptr string) {
+		got, err := sources.ApplyPointer(sources.NewSecret([]byte(doc)), ptr)
+		if err != nil {
+			if strings.ContainsAny(err.Error(), "\n\r") {
+				t.Fatalf("multi-line error: %q", err)
+			}
+			// The message may repeat the pointer, never the document: strip
+			// the pointer's text and look for any long piece of the doc.
+			msg := strings.ReplaceAll(err.Error(), ptr, "")
+			if len(doc) >= 12 && !strings.Contains(ptr, doc) && strings.Contains(msg, doc) {
+				t.Fatalf("error quotes the document: %q", err)
+			}
+			return
+		}
+		if ptr == "" && string(got.Bytes()) != doc {
+			t.Fatalf("empty pointer changed the document")
+		}
+	})
+}
+
+// TestRoundTripQueryNeverNil documents the contract FuzzParseRef relies on.
+func TestRoundTripQueryNeverNil(t *testing.T) {
+	t.Parallel()
+	r := mustParse(t, "ref+file:///x")
+	if !reflect.DeepEqual(r.Query, url.Values{}) {
+		t.Fatalf("Query = %#v", r.Query)
+	}
+}
