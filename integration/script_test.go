@@ -29,6 +29,8 @@ func TestScript(t *testing.T) {
 				Dir:                 "testdata/script",
 				RequireExplicitExec: true,
 				RequireUniqueNames:  true,
+				// Report every broken expectation of a story, not only the first.
+				ContinueOnError: true,
 				Setup: func(env *testscript.Env) error {
 					env.Setenv("PATH", binDir+string(os.PathListSeparator)+env.Getenv("PATH"))
 					env.Values[modeKey{}] = m

@@ -124,7 +124,6 @@ func (s *Supervisor) Run(ctx context.Context, prepare Prepare, requests <-chan R
 	if err != nil || s.child == nil {
 		return code, err
 	}
-	defer s.child.Release()
 	return s.supervise(requests)
 }
 

@@ -2,6 +2,7 @@ package shim
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -68,7 +69,7 @@ func findUser(passwd [][]string, name string) (User, error) {
 	if numErr == nil {
 		return User{UID: uint32(id), GID: 0, Home: "/"}, nil
 	}
-	return User{}, fmt.Errorf("no such user %q in /etc/passwd", name)
+	return User{}, errors.New("no such user in /etc/passwd")
 }
 
 func findGroup(groups [][]string, name string) (uint32, error) {

@@ -176,7 +176,11 @@ func (r *Resolver) readAll(ctx context.Context, groups []*group, reqs []Request)
 			start := time.Now()
 			log.Debug("reading secret", "backend", g.key.Backend, "path", g.key.Path, "vars", names(reqs, g.reqs))
 			s, err := g.backend.Read(ctx, g.path, g.query)
-			log.Debug("read secret", "backend", g.key.Backend, "path", g.key.Path, "duration", time.Since(start), "error", err)
+			if err != nil {
+				log.Debug("reading secret failed", "backend", g.key.Backend, "path", g.key.Path, "duration", time.Since(start), "error", err)
+			} else {
+				log.Debug("read secret", "backend", g.key.Backend, "path", g.key.Path, "duration", time.Since(start))
+			}
 			ch <- done{i, readResult{secret: s, err: err}}
 		}()
 	}

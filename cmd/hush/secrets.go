@@ -14,6 +14,10 @@ import (
 	"github.com/hushinit/hush/sources/rotation"
 )
 
+// maxEnvString is Linux's limit on one NAME=value string passed to execve
+// (MAX_ARG_STRLEN, 32 pages, NUL included); a longer one fails with E2BIG.
+const maxEnvString = 32 * 4096
+
 // secretPlan is what hush knows about the references before reading any:
 // which variables pass through, which are references, and how each is
 // delivered.
@@ -32,10 +36,11 @@ type secretPlan struct {
 }
 
 func newSecretPlan(opts options, environ []string, workDir string, user *shim.User, log *slog.Logger) (*secretPlan, error) {
-	backends := registerBackends(workDir)
+	resolver := &sources.Resolver{Backends: registerBackends(workDir), Logger: log}
 	plain, reqs, err := sources.Scan(environ, sources.ScanOptions{
 		FileEnvPatterns: opts.fileEnv,
-		KnownBackends:   func(name string) bool { _, ok := backends[name]; return ok },
+		KnownBackends:   resolver.HasBackend,
+		ValidateRef:     resolver.ValidateRef,
 	})
 	if err != nil {
 		return nil, err
@@ -44,7 +49,7 @@ func newSecretPlan(opts options, environ []string, workDir string, user *shim.Us
 		opts:     opts,
 		plain:    scrub(plain, opts.keepEnv),
 		reqs:     reqs,
-		resolver: &sources.Resolver{Backends: backends, Logger: log},
+		resolver: resolver,
 		user:     user,
 		log:      log,
 	}, nil
@@ -121,7 +126,12 @@ func (p *secretPlan) environment(values []sources.Value) ([]string, error) {
 			continue
 		}
 		if !p.asFile(v.Ref) {
-			env = append(env, v.Name+"="+string(v.Secret.Bytes()))
+			entry := v.Name + "=" + string(v.Secret.Bytes())
+			if len(entry) >= maxEnvString {
+				return nil, fmt.Errorf("%s: %s: %d bytes is too large for an environment variable (Linux allows %d); "+
+					"deliver it as a file with ?as=file or --deliver file", v.Name, v.Ref.Raw, v.Secret.Len(), maxEnvString-1)
+			}
+			env = append(env, entry)
 			continue
 		}
 		path, err := p.writeFile(v)

@@ -89,3 +89,15 @@ func TestBudgetsMatchDesign(t *testing.T) {
 		t.Error("DESIGN.md states no start-up budget for the vault flavour")
 	}
 }
+
+func TestPairedMedian(t *testing.T) {
+	// Drift moves both series together; the paired difference ignores it.
+	a := []time.Duration{110, 210, 310, 1010}
+	b := []time.Duration{100, 200, 300, 1000}
+	if got, ok := pairedMedian(a, b); !ok || got != 10 {
+		t.Errorf("pairedMedian = %v, %v; want 10", got, ok)
+	}
+	if _, ok := pairedMedian(nil, b); ok {
+		t.Error("pairedMedian of nothing reported ok")
+	}
+}

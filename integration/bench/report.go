@@ -60,8 +60,9 @@ hush and catatonit do, instead of printing a warning). Each is invoked as its
 documentation shows: `+"`hush -- CMD`, `tini-static -- CMD`, `tini -- CMD`, `dumb-init CMD`, `catatonit -- CMD`"+`.
 **Start-up cost** is
 user+sys CPU from the rusage that wait4 returns for `+"`X -- /bin/true`"+`,
-which includes the /bin/true the init reaped; the median of %d runs of bare
-/bin/true, taken in the same rounds, is subtracted so that what remains is the
+which includes the /bin/true the init reaped, over %d rounds. Bare /bin/true
+runs in every round too, and "net" is the median over rounds of the init's
+figure minus /bin/true's from the same round, so that what remains is the
 init's own price. All binaries run round-robin (one run of each per round, the
 starting binary rotating), so that drift in the shared machine's load hits
 them all equally; medians, not means, are reported because a few descheduled
@@ -73,7 +74,8 @@ the same time, scaled to a minute. **Signal latency** is the time from
 kill(SIGUSR1) on the init to the supervised child's handler reading
 CLOCK_MONOTONIC, median over %d signals per binary (after %d warm-up signals),
 again round-robin. **Resolver cost** is the start-up CPU of `+"`hush -- /bin/true`"+`
-with N `+"`ref+file://`"+` references minus the same build's figure with none.
+with N `+"`ref+file://`"+` references minus the same build's figure with none
+(paired by round in the same way).
 The %s row is a calibration, not a peer: the smallest Go program that
 starts the command, forwards signals and passes on the exit status, built
 with the same flags as hush, so that the Go runtime's share of hush's figures
@@ -257,8 +259,11 @@ func (r *report) resolverSection() string {
 			t.add(row.s.name, fmt.Sprint(row.refs), row.note)
 			continue
 		}
-		t.add(row.s.name, fmt.Sprint(row.refs), fmtMicros(row.cpu, 0), fmtMicros(row.net, 0),
-			fmtMicros(row.net/time.Duration(row.refs), 1))
+		perRef := "below noise"
+		if row.net > 0 {
+			perRef = fmtMicros(row.net/time.Duration(row.refs), 1)
+		}
+		t.add(row.s.name, fmt.Sprint(row.refs), fmtMicros(row.cpu, 0), fmtMicros(row.net, 0), perRef)
 	}
 	return "## Resolver cost (`ref+file://` references, hush only)\n\n" + t.String() + "\n" +
 		"Each reference is its own small file (`Vk=ref+file:///tmp/…/sk`), so N references are N reads.\n\n"

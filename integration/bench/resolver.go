@@ -17,7 +17,7 @@ type resolverRow struct {
 	refs int
 	note string
 	cpu  time.Duration // median CPU of `hush -- /bin/true` with refs references
-	net  time.Duration // cpu minus the same build's 0-reference median
+	net  time.Duration // median of (N refs - 0 refs) CPU, paired by round
 }
 
 // secretFiles writes n small secret files into dir and returns the
@@ -145,8 +145,7 @@ func resolverRowFor(s subject, n int, jobs map[int]*job) resolverRow {
 		row.note = "not supported by this build (" + j.failed + ")"
 	default:
 		row.cpu, _ = median(j.cpu)
-		z, _ := median(zero.cpu)
-		row.net = row.cpu - z
+		row.net, _ = pairedMedian(j.cpu, zero.cpu)
 	}
 	return row
 }

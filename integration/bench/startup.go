@@ -75,8 +75,8 @@ type startupRow struct {
 	s         subject
 	note      string
 	cpu, wall time.Duration // medians of the raw samples
-	net       time.Duration // cpu minus /bin/true's median cpu
-	netWall   time.Duration
+	net       time.Duration // median of (X - /bin/true) CPU, paired by round
+	netWall   time.Duration // the same for wall-clock time
 }
 
 // startupResult holds the start-up table and the baseline it subtracts.
@@ -115,12 +115,12 @@ func measureStartup(ctx context.Context, subjects []subject, truePath string, ru
 	res.trueCPU, _ = median(base.cpu)
 	res.trueWall, _ = median(base.wall)
 	for _, s := range subjects {
-		res.rows = append(res.rows, startupRowFor(s, byName[s.name], res))
+		res.rows = append(res.rows, startupRowFor(s, byName[s.name], base))
 	}
 	return res, nil
 }
 
-func startupRowFor(s subject, j *job, res startupResult) startupRow {
+func startupRowFor(s subject, j, base *job) startupRow {
 	row := startupRow{s: s, note: s.missing}
 	if j == nil {
 		return row
@@ -131,7 +131,7 @@ func startupRowFor(s subject, j *job, res startupResult) startupRow {
 	}
 	row.cpu, _ = median(j.cpu)
 	row.wall, _ = median(j.wall)
-	row.net = row.cpu - res.trueCPU
-	row.netWall = row.wall - res.trueWall
+	row.net, _ = pairedMedian(j.cpu, base.cpu)
+	row.netWall, _ = pairedMedian(j.wall, base.wall)
 	return row
 }

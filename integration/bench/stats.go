@@ -15,6 +15,19 @@ func median(xs []time.Duration) (time.Duration, bool) {
 	return percentile(xs, 50)
 }
 
+// pairedMedian returns the median of a[i]-b[i], where a[i] and b[i] were
+// taken in the same round. Under drifting load two samples taken a few
+// milliseconds apart share most of the disturbance, so their difference is
+// steadier than the difference of two medians taken over the whole run.
+func pairedMedian(a, b []time.Duration) (time.Duration, bool) {
+	n := min(len(a), len(b))
+	d := make([]time.Duration, n)
+	for i := range n {
+		d[i] = a[i] - b[i]
+	}
+	return median(d)
+}
+
 // percentile returns the p-th percentile of xs by linear interpolation
 // between closest ranks; ok is false for an empty slice.
 func percentile(xs []time.Duration, p float64) (time.Duration, bool) {
