@@ -9,10 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// hush reaps every orphan re-parented to it, as PID 1 and as a subreaper:
-// the child double-forks 100 short-lived grandchildren; eventually hush's
-// only child is the main one and no zombie is left (tini T8, dumb-init
-// D13).
+// hush reaps every orphan re-parented to it, as PID 1 and as a subreaper
+// (tini T8, dumb-init D13): the child double-forks 100 grandchildren,
+// which must show up as hush's children (so hush is their reaper); once
+// released they exit together, and eventually hush's only child is the
+// main one again, with no zombie left.
 func TestReapOrphans(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
@@ -20,6 +21,20 @@ func TestReapOrphans(t *testing.T) {
 		r := start(t, m, "--", probeBin, "orphans", strconv.Itoa(n))
 		r.waitStdout(fmt.Sprintf("orphaned %d", n))
 		main := r.child("probe")
+		r.eventually(fmt.Sprintf("%d orphans re-parented to hush", n), func() bool {
+			cats := 0
+			for _, c := range children(r.hushPid()) {
+				if procComm(c) == "cat" {
+					cats++
+				}
+			}
+			return cats == n
+		})
+		// Straight to the main child, not through hush.
+		if err := unix.Kill(main, unix.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		r.waitStdout("released")
 		var left []string
 		r.eventually("hush to reap every orphan", func() bool {
 			left = left[:0]
@@ -27,8 +42,7 @@ func TestReapOrphans(t *testing.T) {
 				if c == main {
 					continue
 				}
-				state, _, ok := procStat(c)
-				if ok {
+				if state, _, ok := procStat(c); ok {
 					left = append(left, fmt.Sprintf("%d(%s,%c)", c, procComm(c), state))
 				}
 			}

@@ -1,27 +1,83 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
 )
 
-// newLogger writes hush's own logs to stderr. Text logs carry no time stamp:
-// container runtimes stamp every line already. No value ever reaches a
+// newLogger writes hush's own logs to stderr. No value ever reaches a
 // record: secrets are sources.Secret, whose every formatting says
 // "[redacted]", and errors are built from names and references only.
 func newLogger(o options, w io.Writer) *slog.Logger {
-	hopts := &slog.HandlerOptions{Level: o.logLevel}
 	if o.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, hopts)).With("logger", "hush")
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: o.logLevel})).With("logger", "hush")
 	}
-	hopts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
-		if len(groups) == 0 && a.Key == slog.TimeKey {
-			return slog.Attr{}
+	return slog.New(&textHandler{w: w, mu: &sync.Mutex{}, level: o.logLevel})
+}
+
+// textHandler writes one line per record for people reading `docker logs`:
+//
+//	hush: error: cannot start: DB_PASSWORD: ref+file:///run/secrets/db: open ...: no such file or directory
+//	hush: info: child restarted with new secrets pid=42 stop_took=12ms
+//
+// No time stamp: container runtimes stamp every line already. The err
+// attribute continues the message, the way Go errors read.
+type textHandler struct {
+	w     io.Writer
+	mu    *sync.Mutex
+	level slog.Leveler
+	attrs []slog.Attr
+}
+
+func (h *textHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
+
+func (h *textHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	c := *h
+	c.attrs = append(append([]slog.Attr{}, h.attrs...), attrs...)
+	return &c
+}
+
+// WithGroup is not used by hush; groups are flattened.
+func (h *textHandler) WithGroup(string) slog.Handler { return h }
+
+func (h *textHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString("hush: ")
+	b.WriteString(strings.ToLower(r.Level.String()))
+	b.WriteString(": ")
+	b.WriteString(r.Message)
+	var rest strings.Builder
+	write := func(a slog.Attr) bool {
+		v := a.Value.Resolve().String()
+		if a.Key == "err" {
+			b.WriteString(": ")
+			b.WriteString(v)
+			return true
 		}
-		return a
+		rest.WriteByte(' ')
+		rest.WriteString(a.Key)
+		rest.WriteByte('=')
+		if v == "" || strings.ContainsAny(v, " \"=\n\t") {
+			v = strconv.Quote(v)
+		}
+		rest.WriteString(v)
+		return true
 	}
-	return slog.New(slog.NewTextHandler(w, hopts)).With("logger", "hush")
+	for _, a := range h.attrs {
+		write(a)
+	}
+	r.Attrs(write)
+	b.WriteString(rest.String())
+	b.WriteByte('\n')
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err := io.WriteString(h.w, b.String())
+	return err
 }
 
 // logError logs each error of a joined error as its own line, so that a run

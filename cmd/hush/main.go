@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,7 +29,7 @@ func run(ctx context.Context, sigs *shim.Signals, args []string, getenv func(str
 	environ []string, stdout, stderr io.Writer) int {
 	opts, rest, err := parseOptions(args, getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "hush: %v\nRun 'hush --help' for usage.\n", err)
+		usageError(stderr, err)
 		return shim.ExitHushFailed
 	}
 	switch {
@@ -39,7 +40,7 @@ func run(ctx context.Context, sigs *shim.Signals, args []string, getenv func(str
 		fmt.Fprintf(stdout, "hush version %s\n", version)
 		return 0
 	case len(rest) == 0:
-		fmt.Fprintf(stderr, "hush: no command given\nRun 'hush --help' for usage.\n")
+		usageError(stderr, errors.New("no command given"))
 		return shim.ExitHushFailed
 	}
 	switch rest[0] {
@@ -53,13 +54,23 @@ func run(ctx context.Context, sigs *shim.Signals, args []string, getenv func(str
 			if err == nil {
 				err = fmt.Errorf("check takes no arguments, got %q", strings.Join(extra, " "))
 			}
-			fmt.Fprintf(stderr, "hush: %v\nRun 'hush --help' for usage.\n", err)
+			usageError(stderr, err)
 			return shim.ExitHushFailed
 		}
 		return runCheck(ctx, more, environ, stdout, newLogger(more, stderr))
 	}
 	log := newLogger(opts, stderr)
 	return supervise(ctx, sigs, opts, rest, environ, log)
+}
+
+// usageError reports a bad command line in one line, the way every other
+// error of hush reads.
+func usageError(w io.Writer, err error) {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		msg = "unknown option " + name
+	}
+	fmt.Fprintf(w, "hush: error: %s (see hush --help)\n", msg)
 }
 
 const usage = `hush: a PID-1 entrypoint that resolves secret references for one child.

@@ -4,7 +4,7 @@
 //
 //	probe signals [--log FILE] [--exit-on SIGS] [--code N] [--linger DUR] [-- CMD...]
 //	probe bg [--code N] -- CMD...
-//	probe orphans N [--sleep DUR]
+//	probe orphans N
 //	probe coalesce N CODE
 //	probe exit N
 //	probe ids
@@ -246,43 +246,53 @@ func bg(args []string) {
 	os.Exit(*code)
 }
 
-// orphans double-forks N sleeping grandchildren: an intermediate process
-// starts them and exits, so they are re-parented to the nearest subreaper
-// (hush) and become zombies there unless hush reaps them. The probe itself
-// stays, saying "orphaned N", until SIGTERM.
+// orphans double-forks N grandchildren: an intermediate process starts N
+// cat processes that all read one pipe, and exits, so the cats are
+// re-parented to the nearest subreaper (hush). The probe holds the pipe's
+// write end and says "orphaned N". On SIGUSR1 it closes it ("released"):
+// the cats see EOF and exit, and are zombies of hush until hush reaps
+// them. On SIGTERM it says "bye" and exits 0.
 func orphans(args []string) {
-	fs := flag.NewFlagSet("orphans", flag.ExitOnError)
-	sleep := fs.String("sleep", "0.2", "how long each orphan lives, in sleep(1) syntax")
-	fs.Parse(args)
-	n := one(fs.Args())
-
-	term := make(chan os.Signal, 1)
-	signal.Notify(term, unix.SIGTERM)
+	n := one(args)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, unix.SIGUSR1, unix.SIGTERM)
 	self, err := os.Executable()
 	if err != nil {
 		fatalf("%v", err)
 	}
-	cmd := exec.Command(self, "_orphan-parent", n, *sleep)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	r, w, err := os.Pipe()
+	if err != nil {
+		fatalf("%v", err)
+	}
+	cmd := exec.Command(self, "_orphan-parent", n)
+	cmd.Stdin = r
+	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		fatalf("orphan parent: %v", err)
 	}
+	r.Close()
 	fmt.Println("orphaned", n)
-	<-term
-	fmt.Println("bye")
+	for s := range ch {
+		switch s {
+		case unix.SIGUSR1:
+			w.Close()
+			fmt.Println("released")
+		case unix.SIGTERM:
+			fmt.Println("bye")
+			os.Exit(0)
+		}
+	}
 }
 
 func orphanParent(args []string) {
-	if len(args) != 2 {
-		fatalf("_orphan-parent N SLEEP")
-	}
-	for i := 0; i < atoi(args[0]); i++ {
-		cmd := exec.Command("sleep", args[1])
+	for i := 0; i < atoi(one(args)); i++ {
+		cmd := exec.Command("cat")
+		cmd.Stdin = os.Stdin // the pipe, passed as is
 		if err := cmd.Start(); err != nil {
 			fatalf("%v", err)
 		}
 	}
-	// Exit without waiting: the sleeps are orphaned.
+	// Exit without waiting: the cats are orphaned.
 }
 
 // coalesce starts N cat processes that all read one pipe, then exits with

@@ -1,0 +1,237 @@
+package integration
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// uniqueSecret is a value no other process on the machine can contain by
+// chance, so finding it anywhere is proof of a leak.
+func uniqueSecret(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "s3cret-" + hex.EncodeToString(b)
+}
+
+func procFile(t *testing.T, pid int, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestSecretsNeverLeak proves invariant 1 of DESIGN.md for every delivery:
+// the child gets the values; hush's own environment, argv and logs at debug
+// level (text and JSON, rotation included) never hold them.
+func TestSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			inModes(t, func(t *testing.T, m mode) {
+				dir := t.TempDir()
+				envValue, fileValue, jsonValue := uniqueSecret(t), uniqueSecret(t), uniqueSecret(t)
+				writeFile(t, filepath.Join(dir, "env"), envValue+"\n")
+				writeFile(t, filepath.Join(dir, "file"), fileValue)
+				writeFile(t, filepath.Join(dir, "app.json"), `{"k":"`+jsonValue+`"}`)
+				r := startOpts(t, m, opts{env: []string{
+					"ENV_SECRET=ref+file://" + dir + "/env",
+					"FILE_SECRET=ref+file://" + dir + "/file?as=file",
+					"JSON_SECRET=ref+file://" + dir + "/app.json#/k",
+				}}, "-v", "--log-format", format, "--debounce", "10ms", "--",
+					"sh", "-c", `trap 'kill $! 2>/dev/null; exit 0' TERM; echo "ready $ENV_SECRET"; sleep 1000 & wait`)
+				r.waitStdout("ready " + envValue)
+				hush := r.hushPid()
+				child := r.child("sh")
+				for _, f := range []string{"environ", "cmdline"} {
+					own := procFile(t, hush, f)
+					for _, v := range []string{envValue, fileValue, jsonValue} {
+						if strings.Contains(own, v) {
+							t.Errorf("hush's /proc/PID/%s holds a secret value", f)
+						}
+					}
+				}
+				if !strings.Contains(procFile(t, hush, "environ"), "ENV_SECRET=ref+file://") {
+					t.Errorf("hush's environment should still hold the reference")
+				}
+				childEnv := procFile(t, child, "environ")
+				if !strings.Contains(childEnv, "ENV_SECRET="+envValue) || !strings.Contains(childEnv, "JSON_SECRET="+jsonValue) {
+					t.Errorf("the child did not get its values")
+				}
+				if strings.Contains(childEnv, fileValue) {
+					t.Errorf("a secret delivered as a file is in the child's environment")
+				}
+				// A rotation runs the debug-level paths of the watcher,
+				// the resolver and the supervisor.
+				rotated := uniqueSecret(t)
+				writeFile(t, filepath.Join(dir, "env"), rotated)
+				r.waitStdout("ready " + rotated)
+				r.signal(syscall.SIGTERM)
+				r.expectExit(0)
+				logs := r.stderr.all(t)
+				if !strings.Contains(logs, "resolved") && !strings.Contains(logs, "child started") {
+					t.Errorf("expected debug logs, got:\n%s", logs)
+				}
+				for _, v := range []string{envValue, fileValue, jsonValue, rotated} {
+					if strings.Contains(logs, v) {
+						t.Errorf("a secret value is in hush's logs:\n%s", logs)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestUserReadsRootOnlySecret: hush reads a root-only secret before the
+// child runs as nobody; the child gets the value, and a file-delivered
+// secret is owned by nobody, mode 0400, in a 0700 directory.
+func TestUserReadsRootOnlySecret(t *testing.T) {
+	t.Parallel()
+	inModes(t, func(t *testing.T, m mode) {
+		dir := t.TempDir()
+		if err := os.Chmod(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		value := uniqueSecret(t)
+		path := filepath.Join(dir, "db")
+		if err := os.WriteFile(path, []byte(value), 0o400); err != nil {
+			t.Fatal(err)
+		}
+		r := startOpts(t, m, opts{env: []string{
+			"DB=ref+file://" + path,
+			"KEY=ref+file://" + path + "?as=file",
+		}}, "--user", "nobody", "--",
+			"sh", "-c", `echo "uid=$(id -u) db=$DB key=$(cat "$KEY") own=$(stat -c '%u %a' "$KEY") dir=$(stat -c '%u %a' "$(dirname "$KEY")")"; cat `+path+` 2>/dev/null || echo "cannot read the source"`)
+		r.expectExit(0)
+		want := fmt.Sprintf("uid=65534 db=%s key=%s own=65534 400 dir=65534 700", value, value)
+		out := r.stdout.all(t)
+		if !hasLine(out, want) || !hasLine(out, "cannot read the source") {
+			t.Errorf("stdout:\n%s\nwant lines %q and %q", out, want, "cannot read the source")
+		}
+	})
+}
+
+// TestSecretFilesRemoved: files written for --deliver file live under
+// /dev/shm while the child runs and are gone once hush exits, whether the
+// child ended by itself or hush was told to stop.
+func TestSecretFilesRemoved(t *testing.T) {
+	t.Parallel()
+	ends := []struct {
+		name string
+		stop func(r *hushRun)
+		want int
+	}{
+		{"child exits", func(r *hushRun) { writeFile(r.t, filepath.Join(r.cmd.Dir, "go-on"), "") }, 0},
+		{"SIGTERM to hush", func(r *hushRun) { r.signal(syscall.SIGTERM) }, 0},
+	}
+	for _, e := range ends {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			inModes(t, func(t *testing.T, m mode) {
+				dir := t.TempDir()
+				writeFile(t, filepath.Join(dir, "s"), uniqueSecret(t))
+				r := startOpts(t, m, opts{dir: dir, env: []string{"S=ref+file://s"}}, "--deliver", "file", "--",
+					"sh", "-c", `trap 'exit 0' TERM; echo "path=$S"; while [ ! -e go-on ]; do sleep 0.02; done`)
+				r.eventually("the file's path", func() bool { return strings.Contains(r.stdout.String(), "path=") })
+				path := strings.TrimSpace(strings.SplitN(r.stdout.String(), "path=", 2)[1])
+				if !strings.HasPrefix(path, "/dev/shm/hush-") {
+					t.Fatalf("secret file at %q, want it under /dev/shm", path)
+				}
+				fi, err := os.Stat(path)
+				if err != nil || fi.Mode().Perm() != 0o400 {
+					t.Fatalf("secret file: %v, mode %v; want 0400", err, fi.Mode())
+				}
+				e.stop(r)
+				r.expectExit(e.want)
+				if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+					t.Errorf("secret directory %s still exists after hush exited (%v)", filepath.Dir(path), err)
+				}
+			})
+		})
+	}
+}
+
+// TestStartupDeadline: a source that never answers (a FIFO nobody writes)
+// ends hush with 125 at the deadline, naming the variable; nothing starts.
+func TestStartupDeadline(t *testing.T) {
+	t.Parallel()
+	inModes(t, func(t *testing.T, m mode) {
+		dir := t.TempDir()
+		if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := startOpts(t, m, opts{dir: dir, env: []string{"SLOW=ref+file://fifo"}},
+			"--startup-timeout", "500ms", "--", "touch", "started")
+		r.expectExit(125)
+		logs := r.stderr.all(t)
+		if !strings.Contains(logs, "SLOW: ref+file://fifo") || !strings.Contains(logs, "deadline") {
+			t.Errorf("want an error naming SLOW and the deadline, got:\n%s", logs)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+			t.Errorf("the command ran although a secret could not be read")
+		}
+	})
+}
+
+// TestEarlySignals: a signal that arrives while secrets are still being read
+// reaches the child once it exists; SIGTERM instead abandons the start.
+func TestEarlySignals(t *testing.T) {
+	t.Parallel()
+	inModes(t, func(t *testing.T, m mode) {
+		t.Run("USR1 is delivered after the start", func(t *testing.T) {
+			dir := t.TempDir()
+			fifo := filepath.Join(dir, "fifo")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := startOpts(t, m, opts{dir: dir, env: []string{"S=ref+file://fifo"}}, "--", "sleep", "60")
+			// hush is blocked reading the FIFO: its start-up is pending.
+			r.hushPid()
+			r.eventually("hush to open the FIFO", func() bool { return fifoOpenedBy(r.hushPid()) })
+			r.signal(syscall.SIGUSR1)
+			writeFile(t, fifo, "value")
+			// sleep has no handler: the early USR1 kills it once it runs.
+			r.expectExit(128 + int(syscall.SIGUSR1))
+		})
+		t.Run("TERM abandons the start", func(t *testing.T) {
+			dir := t.TempDir()
+			fifo := filepath.Join(dir, "fifo")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := startOpts(t, m, opts{dir: dir, env: []string{"S=ref+file://fifo"}}, "--", "touch", "started")
+			r.eventually("hush to open the FIFO", func() bool { return fifoOpenedBy(r.hushPid()) })
+			r.signal(syscall.SIGTERM)
+			r.expectExit(128 + int(syscall.SIGTERM))
+			if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+				t.Errorf("the command ran after SIGTERM during start-up")
+			}
+		})
+	})
+}
+
+// fifoOpenedBy reports whether a thread of pid is blocked in openat: the open of a
+// FIFO with no writer does not return, so /proc shows the syscall instead of
+// a descriptor.
+func fifoOpenedBy(pid int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		// 257 is openat on x86_64.
+		if err == nil && strings.HasPrefix(string(b), "257 ") {
+			return true
+		}
+	}
+	return false
+}
