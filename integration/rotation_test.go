@@ -18,10 +18,12 @@ import (
 // seeing the line never hits the default action.
 const rotationChild = `trap 'kill $! 2>/dev/null; exit 0' TERM; echo "value=$S"; sleep 1000 & wait`
 
-// startRotating runs hush around script with S referring to ref.
+// startRotating runs hush around script with S referring to ref. -g makes
+// every stop reach the script's background sleep too, so no orphan keeps
+// hush's output open after a test.
 func startRotating(t *testing.T, m mode, ref, script string, args ...string) *hushRun {
 	t.Helper()
-	argv := append([]string{"--debounce", "50ms"}, args...)
+	argv := append([]string{"-g", "--debounce", "50ms"}, args...)
 	argv = append(argv, "--", "sh", "-c", script)
 	return startOpts(t, m, opts{env: []string{"S=" + ref}}, argv...)
 }
@@ -164,7 +166,7 @@ func TestRotationStopTimeout(t *testing.T) {
 			inModes(t, func(t *testing.T, m mode) {
 				path := filepath.Join(t.TempDir(), "s")
 				writeFile(t, path, "v1")
-				r := startRotating(t, m, "ref+file://"+path, c.script, "--stop-timeout", "1s", "-g")
+				r := startRotating(t, m, "ref+file://"+path, c.script, "--stop-timeout", "1s")
 				r.waitStdout("value=v1")
 				writeFile(t, path, "v2")
 				r.waitStdout("value=v2")

@@ -49,7 +49,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 					"ENV_SECRET=ref+file://" + dir + "/env",
 					"FILE_SECRET=ref+file://" + dir + "/file?as=file",
 					"JSON_SECRET=ref+file://" + dir + "/app.json#/k",
-				}}, "-v", "--log-format", format, "--debounce", "10ms", "--",
+				}}, "-g", "-v", "--log-format", format, "--debounce", "10ms", "--",
 					"sh", "-c", `trap 'kill $! 2>/dev/null; exit 0' TERM; echo "ready $ENV_SECRET"; sleep 1000 & wait`)
 				r.waitStdout("ready " + envValue)
 				hush := r.hushPid()

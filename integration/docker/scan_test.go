@@ -138,7 +138,7 @@ func walkSave(t *testing.T, image string, meta func(name string, data []byte), f
 			if err != nil {
 				t.Fatalf("docker save %s: layer %s: %s: %v", image, hdr.Name, ih.Name, err)
 			}
-			file(path.Dir(hdr.Name)+"/"+path.Base(hdr.Name), ih, content)
+			file(hdr.Name, ih, content)
 		}
 	}
 	if err := cmd.Wait(); err != nil {
