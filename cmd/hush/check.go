@@ -27,6 +27,7 @@ func runCheck(ctx context.Context, opts options, environ []string, stdout io.Wri
 		logError(log, "check failed", err)
 		return shim.ExitHushFailed
 	}
+	defer plan.Close()
 	ctx, cancel := context.WithTimeout(ctx, opts.startupTimeout)
 	defer cancel()
 	values, err := plan.resolve(ctx)

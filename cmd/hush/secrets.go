@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hushinit/hush/shim"
 	"github.com/hushinit/hush/sources"
@@ -36,7 +37,8 @@ type secretPlan struct {
 }
 
 func newSecretPlan(opts options, environ []string, workDir string, user *shim.User, log *slog.Logger) (*secretPlan, error) {
-	resolver := &sources.Resolver{Backends: registerBackends(workDir), Logger: log}
+	backends := registerBackends(backendConfig{workDir: workDir, getenv: envLookup(environ), opts: opts, log: log})
+	resolver := &sources.Resolver{Backends: backends, Logger: log}
 	plain, reqs, err := sources.Scan(environ, sources.ScanOptions{
 		FileEnvPatterns: opts.fileEnv,
 		KnownBackends:   resolver.HasBackend,
@@ -115,12 +117,12 @@ func (p *secretPlan) resolveOptions() sources.ResolveOptions {
 	}
 }
 
-// environment is the child's environment: the plain variables, then each
-// secret as a value or as the path of its file. It lives only in this
-// process's memory and in the child's; hush's own environment is never
-// changed.
+// environment is the child's environment: the plain variables without the
+// credentials hush used, then each secret as a value or as the path of its
+// file. It lives only in this process's memory and in the child's; hush's
+// own environment is never changed.
 func (p *secretPlan) environment(values []sources.Value) ([]string, error) {
-	env := slices.Clone(p.plain)
+	env := p.withoutUsedCredentials()
 	for _, v := range values {
 		if v.Missing {
 			continue
@@ -162,12 +164,66 @@ func (p *secretPlan) writeFile(v sources.Value) (string, error) {
 	return path, nil
 }
 
-// Close removes the secret files, if any were written.
+// withoutUsedCredentials drops from the plain variables every credential a
+// backend used to log in (invariant 2 of DESIGN.md), unless --keep-env asks
+// to keep it.
+func (p *secretPlan) withoutUsedCredentials() []string {
+	drop := map[string]bool{}
+	for _, b := range p.resolver.Backends {
+		if cu, ok := b.(sources.CredentialUser); ok {
+			for _, name := range cu.UsedCredentials() {
+				if !slices.Contains(p.opts.keepEnv, name) {
+					drop[name] = true
+				}
+			}
+		}
+	}
+	if len(drop) == 0 {
+		return slices.Clone(p.plain)
+	}
+	env := make([]string, 0, len(p.plain))
+	for _, kv := range p.plain {
+		name, _, _ := strings.Cut(kv, "=")
+		if !drop[name] {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// closeTimeout bounds what backends do at exit (revoking leases, tokens).
+const closeTimeout = 5 * time.Second
+
+// Close gives back what the backends hold and removes the secret files, if
+// any were written.
 func (p *secretPlan) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	for name, b := range p.resolver.Backends {
+		if c, ok := b.(sources.Closer); ok {
+			if err := c.Close(ctx); err != nil {
+				p.log.Warn("backend cleanup failed", "backend", name, "err", err.Error())
+			}
+		}
+	}
 	if p.files == nil {
 		return
 	}
 	if err := p.files.Close(); err != nil {
 		p.log.Warn("secret files left behind", "err", err.Error())
 	}
+}
+
+// envLookup serves backends the variables hush was started with.
+func envLookup(environ []string) func(string) string {
+	return func(key string) string { return envValueOf(environ, key) }
+}
+
+func envValueOf(environ []string, key string) string {
+	for i := len(environ) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }

@@ -88,13 +88,14 @@ func atoi(s string) int {
 // Left out: KILL and STOP (uncatchable), CHLD (the probe has children of
 // its own and hush never forwards it), URG (the Go runtime sends it to
 // itself for preemption, so a received one proves nothing), PROF (the Go
-// runtime consumes it before os/signal sees it) and 32/33 (reserved by
-// glibc; the Go runtime refuses to deliver them).
+// runtime consumes it before os/signal sees it) and 32, 33, 34 (reserved
+// for glibc's and musl's internal use; the Go runtime never delivers them
+// and leaves 34 at its default action, which terminates the process).
 func catchable() []os.Signal {
 	var sigs []os.Signal
 	for n := 1; n <= 64; n++ {
 		switch syscall.Signal(n) {
-		case unix.SIGKILL, unix.SIGSTOP, unix.SIGCHLD, unix.SIGURG, unix.SIGPROF, 32, 33:
+		case unix.SIGKILL, unix.SIGSTOP, unix.SIGCHLD, unix.SIGURG, unix.SIGPROF, 32, 33, 34:
 			continue
 		}
 		sigs = append(sigs, syscall.Signal(n))
