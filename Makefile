@@ -10,9 +10,9 @@ TAGS_FILES := novault,noinfisical
 TAGS_VAULT := noinfisical
 FUZZTIME  ?= 20s
 # Debian packages the tests and benchmarks use.
-DEB_PACKAGES := util-linux procps bash coreutils tini dumb-init catatonit busybox-static
+DEB_PACKAGES := util-linux procps bash coreutils tini dumb-init catatonit busybox-static postgresql postgresql-client
 
-.PHONY: all build flavours deps test unit integration fuzz-short fuzz demo bench lint clean
+.PHONY: all build flavours deps deps-base vault test fuzz-short fuzz demo bench lint clean
 
 all: build
 
@@ -23,9 +23,11 @@ flavours: build
 	$(GOBUILD) -tags $(TAGS_VAULT) -o bin/hush-vault ./cmd/hush
 	$(GOBUILD) -tags $(TAGS_FILES) -o bin/hush-files ./cmd/hush
 
-# deps installs what is missing: Debian packages when running as root, and
-# the Go modules.
-deps:
+# deps installs what the tests need and is missing: Debian packages when
+# running as root, the Go modules, and the Vault test server.
+deps: deps-base vault
+
+deps-base:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -39,13 +41,18 @@ deps:
 	fi
 	$(GO) mod download
 
+# vault builds the real Vault server the Vault tests run against, once, into
+# a cache outside the repository (minutes cold, nothing when cached).
+vault:
+	./scripts/build-vault.sh >/dev/null
+
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags $(TAGS_FILES) ./...
 
 test: deps lint flavours
-	HUSH_BIN=$(CURDIR)/bin/hush HUSH_FILES_BIN=$(CURDIR)/bin/hush-files $(GO) test -count=1 ./...
+	HUSH_BIN=$(CURDIR)/bin/hush HUSH_FILES_BIN=$(CURDIR)/bin/hush-files $(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz-short
 
 # A bounded fuzz run of the reference parser on every test run; `make fuzz`
@@ -56,10 +63,11 @@ fuzz-short:
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=5m
 
-demo: deps build
+# The demo needs nothing but the Go toolchain: no service, no package.
+demo: build
 	./examples/demo.sh bin/hush
 
-bench: deps flavours
+bench: deps-base flavours
 	$(GO) run ./integration/bench -hush bin/hush -flavour files=bin/hush-files -flavour vault=bin/hush-vault -out docs/benchmarks.md
 
 clean:

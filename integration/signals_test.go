@@ -2,8 +2,10 @@ package integration
 
 import (
 	"fmt"
-	"slices"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -474,4 +476,47 @@ func execOutput(t *testing.T, argv ...string) string {
 		t.Fatalf("%q: %v", argv, err)
 	}
 	return string(out)
+}
+
+// A signal that reaches hush before the child exists is delivered once
+// the child has started. hush is held before the start by a secret
+// reference to a FIFO: it blocks reading it until the test writes the
+// secret and closes it. The child (sleep) keeps USR1/USR2's default
+// action, so the late delivery shows as hush's exit status 128+N; a
+// dropped signal leaves sleep running.
+func TestSignalBeforeChildStarts(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{unix.SIGUSR1, unix.SIGUSR2} {
+		t.Run(unix.SignalName(sig), func(t *testing.T) {
+			t.Parallel()
+			inModes(t, func(t *testing.T, m mode) {
+				fifo := filepath.Join(t.TempDir(), "secret")
+				if err := unix.Mkfifo(fifo, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				r := startOpts(t, m, opts{env: []string{"S=ref+file://" + fifo}}, "--", "sleep", "1000")
+				// A non-blocking open for writing succeeds only once a
+				// reader (hush) has the FIFO open; hush then blocks in
+				// read(2) until we close our end.
+				var w *os.File
+				r.eventually("hush to open the secret FIFO", func() bool {
+					fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+					if err != nil {
+						return false
+					}
+					w = os.NewFile(uintptr(fd), fifo)
+					return true
+				})
+				r.signal(sig)
+				if len(children(r.hushPid())) != 0 {
+					t.Fatalf("hush started the child before reading its secret")
+				}
+				if _, err := w.WriteString("value\n"); err != nil {
+					t.Fatal(err)
+				}
+				w.Close()
+				r.expectExit(128 + int(sig))
+			})
+		})
+	}
 }

@@ -70,6 +70,12 @@ func readStat(pid int) (procInfo, bool) {
 	if err != nil {
 		return procInfo{}, false
 	}
+	return parseStat(b)
+}
+
+// parseStat is readStat's parser, apart so that odd command names can be
+// tested without a process that has them.
+func parseStat(b []byte) (procInfo, bool) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 || i+2 >= len(b) {
 		return procInfo{}, false
