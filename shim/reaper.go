@@ -38,9 +38,3 @@ func reap() []Exit {
 		exits = append(exits, Exit{Pid: pid, Status: ws})
 	}
 }
-
-// hasChildren reports whether any child, running or not yet reaped, remains.
-func hasChildren() bool {
-	_, err := unix.Wait4(-1, nil, unix.WNOHANG|unix.WNOWAIT, nil)
-	return !errors.Is(err, unix.ECHILD)
-}

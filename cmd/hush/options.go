@@ -118,7 +118,7 @@ func optionTable() []option {
 			o.stopSignal, err = shim.ParseSignal(v)
 			return err
 		}},
-		{long: "stop-timeout", set: durationSetter(func(o *options) *time.Duration { return &o.stopTimeout })},
+		{long: "stop-timeout", set: positiveDurationSetter(func(o *options) *time.Duration { return &o.stopTimeout })},
 		{long: "deliver", set: func(o *options, v string) error {
 			if v != "env" && v != "file" {
 				return fmt.Errorf("%q is not env or file", v)
@@ -126,8 +126,8 @@ func optionTable() []option {
 			o.deliver = v
 			return nil
 		}},
-		{long: "startup-timeout", set: durationSetter(func(o *options) *time.Duration { return &o.startupTimeout })},
-		{long: "poll-interval", set: durationSetter(func(o *options) *time.Duration { return &o.pollInterval })},
+		{long: "startup-timeout", set: positiveDurationSetter(func(o *options) *time.Duration { return &o.startupTimeout })},
+		{long: "poll-interval", set: positiveDurationSetter(func(o *options) *time.Duration { return &o.pollInterval })},
 		{long: "debounce", set: durationSetter(func(o *options) *time.Duration { return &o.debounce })},
 		{long: "splay", set: durationSetter(func(o *options) *time.Duration { return &o.splay })},
 		{long: "keep-env", repeatable: true, reset: func(o *options) { o.keepEnv = nil },
@@ -190,6 +190,21 @@ func durationSetter(field func(*options) *time.Duration) func(*options, string) 
 			return fmt.Errorf("%q is not a duration such as 10s or 1m30s", v)
 		}
 		*field(o) = d
+		return nil
+	}
+}
+
+// positiveDurationSetter is for the settings where zero would mean "never
+// wait" (a deadline already passed, a retry loop with no pause).
+func positiveDurationSetter(field func(*options) *time.Duration) func(*options, string) error {
+	set := durationSetter(field)
+	return func(o *options, v string) error {
+		if err := set(o, v); err != nil {
+			return err
+		}
+		if *field(o) == 0 {
+			return fmt.Errorf("%q must be more than zero", v)
+		}
 		return nil
 	}
 }
