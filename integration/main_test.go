@@ -6,7 +6,7 @@
 //
 //	go test ./integration/                       # everything
 //	go test ./integration/ -run TestScript       # the CLI stories in testdata/script
-//	go test ./integration/ -run TestForward/pid1 # one mode of one test
+//	go test ./integration/ -run 'TestRewrite/swap/pid1' # one case, one mode
 //	HUSH_BIN=/path/to/hush go test ./integration/
 //
 // -short trims the loops (T7's 256 remaps, the 100 SIGCHLD-coalescing

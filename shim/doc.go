@@ -17,16 +17,33 @@
 //   - SIGCHLD, which only means "reap now";
 //   - SIGURG, which the Go runtime sends to itself for goroutine preemption
 //     (forwarding it would shower the child with signals it never asked for);
-//   - 32 and 33, which the C library reserves on Linux and no one can send in
-//     a portable way;
+//   - SIGPROF, which the Go runtime consumes for its profiler before
+//     os/signal sees it;
+//   - 32, 33 and 34 (SIGRTMIN as kill -l counts), which the C libraries and
+//     the Go runtime reserve: no Go program can catch them. When hush is not
+//     PID 1 it ignores 34, so that a stray `kill -RTMIN` cannot kill it (as
+//     PID 1 the kernel drops it anyway); the child then inherits SIG_IGN for
+//     34. Real-time signals RTMIN+1 (35) to RTMAX (64) are forwarded;
 //   - SIGTTIN and SIGTTOU, which the kernel sends to a background process that
 //     touches the terminal: they describe hush's relation to the terminal, not
 //     a request for the child, so they are dropped (as tini does). Catching
 //     them keeps hush from ever being stopped by them;
-//   - signals that were ignored (SIG_IGN) when hush started: they are never
-//     caught, so they stay ignored in the child, as with tini. A signal that
-//     was blocked when hush started is blocked again in the child, because
-//     the Go runtime restores the start-up mask between fork and exec.
+//   - signals that were ignored (SIG_IGN) when hush started, as far as a Go
+//     program can tell: they are never caught, so they stay ignored in the
+//     child, as with tini.
+//
+// What a Go program cannot tell. The runtime installs its own handlers
+// before main runs, and remembers an inherited SIG_IGN only for SIGHUP and
+// SIGINT (the ones nohup and shells set). So an inherited SIG_IGN of SIGHUP
+// or SIGINT stays ignored in the child, but one of any other signal does
+// not: the child starts with the default action. Likewise a signal blocked
+// when hush started stays blocked in the child (the mask is carried across
+// fork and exec), except the signals the runtime itself must receive, which
+// it unblocks for good: SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGABRT, SIGCHLD,
+// SIGPROF, SIGURG and the faults SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV,
+// SIGSTKFLT and SIGSYS. Containers start their entrypoint with nothing ignored
+// and nothing blocked, so this only matters when hush is started by a
+// program that sets such state on purpose.
 //
 // SIGTSTP is forwarded like any other signal; hush itself never stops, so a
 // `docker stop` keeps working while the child is stopped. SIGCONT is forwarded.

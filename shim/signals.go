@@ -106,12 +106,20 @@ func ParseRewrite(spec string) (from, to syscall.Signal, err error) {
 // Catch as the first thing in main; see the package documentation for why.
 type Signals struct {
 	C <-chan os.Signal
+	// reservedIgnored is set when signal 34 was made ignored, so that each
+	// start can give the child its default action back.
+	reservedIgnored bool
 }
 
 // Catch subscribes to every signal hush may forward or act on. Signals that
 // were ignored when hush started are left alone so that the child inherits
 // SIG_IGN for them.
 func Catch() *Signals {
+	ignored := false
+	if os.Getpid() != 1 {
+		// Best effort: failing leaves hush as every Go program is.
+		ignored = ignoreRuntimeReserved() == nil
+	}
 	ch := make(chan os.Signal, 2048)
 	var sigs []os.Signal
 	for n := 1; n <= sigRTMax; n++ {
@@ -122,7 +130,7 @@ func Catch() *Signals {
 		sigs = append(sigs, sig)
 	}
 	signal.Notify(ch, sigs...)
-	return &Signals{C: ch}
+	return &Signals{C: ch, reservedIgnored: ignored}
 }
 
 // Stop ends the subscription.
@@ -130,9 +138,13 @@ func (s *Signals) Stop() {
 	signal.Reset()
 }
 
+// catchable lists what os/signal can deliver: not KILL and STOP (nobody
+// can), not URG (the runtime's preemption signal), not PROF (the runtime
+// consumes it for profiling before os/signal sees it), not 32-34 (reserved
+// for the C library's and the runtime's own use).
 func catchable(sig syscall.Signal) bool {
 	switch sig {
-	case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGURG, 32, 33:
+	case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGURG, syscall.SIGPROF, 32, 33, sigRuntimeReserved:
 		return false
 	}
 	return true

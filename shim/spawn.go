@@ -48,6 +48,9 @@ type spec struct {
 	user       *User
 	foreground bool
 	files      []*os.File
+	// reservedIgnored: hush ignores signal 34, which the child must not
+	// inherit (see withRuntimeReservedDefault).
+	reservedIgnored bool
 }
 
 // start forks and execs the child in its own process group. It never waits
@@ -72,10 +75,14 @@ func start(s spec) (*os.Process, error) {
 			Groups: s.user.Groups,
 		}
 	}
-	proc, err := os.StartProcess(path, s.argv, &os.ProcAttr{
-		Env:   s.env,
-		Files: s.files,
-		Sys:   attr,
+	var proc *os.Process
+	err = withRuntimeReservedDefault(s.reservedIgnored, func() (err error) {
+		proc, err = os.StartProcess(path, s.argv, &os.ProcAttr{
+			Env:   s.env,
+			Files: s.files,
+			Sys:   attr,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, classifyExecError(s.argv[0], err)

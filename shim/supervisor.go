@@ -186,6 +186,8 @@ func (s *Supervisor) spawn(env []string) error {
 		user:       s.cfg.User,
 		foreground: s.foreground,
 		files:      s.files,
+
+		reservedIgnored: s.sigs.reservedIgnored,
 	})
 	if err != nil {
 		return err
