@@ -162,12 +162,12 @@ func TestParseRewriteErrors(t *testing.T) {
 
 func TestCatchableAndForwardable(t *testing.T) {
 	t.Parallel()
-	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGURG, 32, 33} {
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGURG, syscall.SIGPROF, 32, 33, 34} {
 		if catchable(sig) {
 			t.Errorf("catchable(%s) = true", SignalName(sig))
 		}
 	}
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGCHLD, syscall.SIGTSTP, 34, 64} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGCHLD, syscall.SIGTSTP, 35, 64} {
 		if !catchable(sig) {
 			t.Errorf("catchable(%s) = false", SignalName(sig))
 		}
@@ -177,7 +177,7 @@ func TestCatchableAndForwardable(t *testing.T) {
 			t.Errorf("forwardable(%s) = true", SignalName(sig))
 		}
 	}
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGTSTP, syscall.SIGCONT, syscall.SIGWINCH, 34} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGTSTP, syscall.SIGCONT, syscall.SIGWINCH, 35} {
 		if !forwardable(sig) {
 			t.Errorf("forwardable(%s) = false", SignalName(sig))
 		}

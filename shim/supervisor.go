@@ -361,6 +361,13 @@ func (s *Supervisor) signalChild(sig syscall.Signal) {
 		// so a recycled PID can never receive a signal meant for the child.
 		err = s.child.Signal(sig)
 	}
+	if errors.Is(err, unix.EPERM) {
+		// Only a missing capability explains EPERM towards our own child:
+		// say so where it will be seen, or a `docker stop` just times out.
+		s.log.Warn("cannot signal the child: operation not permitted "+
+			"(signalling a child that runs as another user needs CAP_KILL)", "signal", SignalName(sig))
+		return
+	}
 	if err != nil {
 		s.log.Debug("signal not delivered", "signal", SignalName(sig), "err", err)
 		return

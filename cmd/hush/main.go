@@ -97,6 +97,7 @@ Options (each also as HUSH_<NAME>, e.g. HUSH_PROCESS_GROUP=1; flags win):
       --keep-env NAME      keep a credential hush used in the child's environment (repeatable)
       --file-env PATTERN   turn X_FILE=/path into X for names matching PATTERN (repeatable, globs)
       --files-dir DIR      tmpfs or ramfs for secrets delivered as files (default /dev/shm)
+      --revoke-on-exit     revoke the Vault leases (and login token) hush took when it exits
   -v, --verbose            debug logs (same as --log-level debug)
       --log-level LEVEL    debug, info (default), warn or error
       --log-format FORMAT  text (default) or json; logs go to stderr

@@ -34,6 +34,7 @@ type options struct {
 	keepEnv        []string
 	fileEnv        []string
 	filesDir       string
+	revokeOnExit   bool
 	logLevel       slog.Level
 	logFormat      string
 	help           bool
@@ -154,6 +155,10 @@ func optionTable() []option {
 		{long: "files-dir", set: func(o *options, v string) error {
 			o.filesDir = v
 			return nil
+		}},
+		{long: "revoke-on-exit", isBool: true, set: func(o *options, v string) (err error) {
+			o.revokeOnExit, err = parseBool(v)
+			return err
 		}},
 		{long: "log-level", set: func(o *options, v string) error {
 			return o.logLevel.UnmarshalText([]byte(v))

@@ -76,6 +76,9 @@ func (p *secretPlan) asFile(ref sources.Ref) bool {
 	return ref.AsFile || p.opts.deliver == "file"
 }
 
+// holdsSecrets reports whether hush will read any secret at all.
+func (p *secretPlan) holdsSecrets() bool { return len(p.reqs) > 0 }
+
 func (p *secretPlan) hasEnvDelivered() bool {
 	for _, r := range p.reqs {
 		if !p.asFile(r.Ref) {

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hushinit/hush/shim"
 )
 
@@ -38,6 +40,14 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 		return shim.ExitHushFailed
 	}
 	defer plan.Close()
+	if plan.holdsSecrets() {
+		// hush keeps the current values in memory for rotations: no core
+		// dump, and no ptrace or /proc/PID/mem reading by processes
+		// without CAP_SYS_PTRACE, even of the same user.
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			log.Warn("cannot mark hush non-dumpable", "err", err.Error())
+		}
+	}
 	if opts.onChange.action == "signal" && opts.deliver == "env" && plan.hasEnvDelivered() {
 		log.Warn("--on-change signal cannot change environment variables of a running process; " +
 			"only secrets delivered as files (--deliver file or ?as=file) will reach the child")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,9 @@ func TestBudgetsMatchDesign(t *testing.T) {
 	if b, _ := rssBudget(""); b != 6144 {
 		t.Errorf("full RSS budget %d KiB", b)
 	}
+	if rotationBudget != 100*time.Millisecond {
+		t.Errorf("rotation budget %s", rotationBudget)
+	}
 	if _, ok := startupBudget("vault"); ok {
 		t.Error("DESIGN.md states no start-up budget for the vault flavour")
 	}
@@ -99,5 +103,115 @@ func TestPairedMedian(t *testing.T) {
 	}
 	if _, ok := pairedMedian(nil, b); ok {
 		t.Error("pairedMedian of nothing reported ok")
+	}
+}
+
+func TestParseRotLine(t *testing.T) {
+	cases := []struct {
+		in   string
+		want rotLine
+	}{
+		{"start 123 v000001", rotLine{kind: "start", ns: 123, value: "v000001"}},
+		{"start 5 ", rotLine{kind: "start", ns: 5}},
+		{"start 5", rotLine{kind: "start", ns: 5}}, // an empty $S
+		{"stop-begin 7", rotLine{kind: "stop-begin", ns: 7}},
+		{"stop-end 8", rotLine{kind: "stop-end", ns: 8}},
+	}
+	for _, c := range cases {
+		got, err := parseRotLine(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("parseRotLine(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"", "ready", "start x v", "stop-end 8 9", "exit 3"} {
+		if _, err := parseRotLine(bad); err == nil {
+			t.Errorf("parseRotLine(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRotSampleParts(t *testing.T) {
+	// Change at 1000, debounce 100: SIGTERM handled at 1130, the child
+	// stops for 20 and the new one runs 40 after.
+	s := rotSample{change: 1000, stopBegin: 1130, stopEnd: 1150, start: 1190}
+	const d = 100
+	if got := s.latency(d); got != 70 {
+		t.Errorf("latency = %d, want 70 (190 - debounce 100 - stop 20)", got)
+	}
+	if s.toStop(d) != 30 || s.toStart() != 40 || s.stopTime() != 20 {
+		t.Errorf("parts %d, %d, %d; want 30, 40, 20", s.toStop(d), s.toStart(), s.stopTime())
+	}
+	if s.toStop(d)+s.toStart() != s.latency(d) {
+		t.Error("the two phases do not add up to the latency")
+	}
+}
+
+func TestSecretValueWidth(t *testing.T) {
+	// An in-place write relies on every value having the same length.
+	if len(secretValue(0)) != len(secretValue(999_999)) {
+		t.Errorf("%q and %q differ in length", secretValue(0), secretValue(999_999))
+	}
+}
+
+func TestChangeSecret(t *testing.T) {
+	for _, kind := range []changeKind{writeInPlace, renameOver, kubeSwap} {
+		t.Run(kind.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			path, err := setupSecret(dir, kind, secretValue(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for n := 1; n <= 2; n++ {
+				if err := changeSecret(dir, kind, secretValue(n-1), secretValue(n)); err != nil {
+					t.Fatal(err)
+				}
+				if b, err := os.ReadFile(path); err != nil || string(b) != secretValue(n) {
+					t.Errorf("after change %d: %q, %v", n, b, err)
+				}
+			}
+			entries, _ := os.ReadDir(dir)
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			want := map[changeKind]string{
+				writeInPlace: "s",
+				renameOver:   "s",
+				kubeSwap:     "..data ..v000002 s", // old versions removed, no ..data_tmp left
+			}[kind]
+			if got := strings.Join(names, " "); got != want {
+				t.Errorf("directory holds %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestFmtMillis(t *testing.T) {
+	if got := fmtMillis(1234567*time.Nanosecond, 1); got != "1.2" {
+		t.Errorf("fmtMillis = %q", got)
+	}
+}
+
+func TestRotationCells(t *testing.T) {
+	ms := int64(time.Millisecond)
+	row := rotRow{
+		s:  subject{name: "hush", hush: true},
+		sc: rotScenario{change: writeInPlace, debounce: 100 * time.Millisecond},
+		samples: []rotSample{
+			{change: 0, stopBegin: 103 * ms, stopEnd: 104 * ms, start: 110 * ms}, // 9 ms
+			{change: 0, stopBegin: 99 * ms, stopEnd: 100 * ms, start: 300 * ms},  // 199 ms, SIGTERM inside the window
+			{change: 0, stopBegin: 102 * ms, stopEnd: 103 * ms, start: 106 * ms}, // 5 ms
+		},
+	}
+	r := &report{}
+	cells := r.rotationCells(row)
+	if cells[4] != "9.0" || cells[6] != "199.0" || cells[len(cells)-1] != "pass" {
+		t.Errorf("cells %q", cells)
+	}
+	if !strings.Contains(cells[10], "inside the window") {
+		t.Errorf("a SIGTERM before the debounce ended is not flagged: %q", cells[10])
+	}
+	if len(r.checks) != 1 || !r.checks[0].ok {
+		t.Errorf("checks %+v", r.checks)
 	}
 }

@@ -4,7 +4,8 @@
 // the budgets in DESIGN.md are checked by reading its report.
 //
 //	go run ./integration/bench [-hush bin/hush] [-flavour files=bin/hush-files]...
-//	                           [-runs 300] [-idle 30s] [-signals 200] [-out docs/benchmarks.md]
+//	                           [-runs 300] [-idle 30s] [-signals 200] [-rotations 50]
+//	                           [-out docs/benchmarks.md]
 package main
 
 import (
@@ -22,14 +23,15 @@ import (
 
 // config is the parsed command line.
 type config struct {
-	hush     string
-	flavours flavourFlag
-	runs     int
-	idle     time.Duration
-	signals  int
-	refs     []int
-	out      string
-	wrapper  bool
+	hush      string
+	flavours  flavourFlag
+	runs      int
+	idle      time.Duration
+	signals   int
+	rotations int
+	refs      []int
+	out       string
+	wrapper   bool
 }
 
 // flavourFlag collects repeated -flavour NAME=PATH options in order.
@@ -60,6 +62,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.runs, "runs", 300, "start-up runs per binary")
 	fs.DurationVar(&c.idle, "idle", 30*time.Second, "window over which idle wakeups are counted")
 	fs.IntVar(&c.signals, "signals", 200, "signals per binary for the forwarding latency")
+	fs.IntVar(&c.rotations, "rotations", 50, "secret rotations per hush build and scenario for the rotation latency")
 	fs.StringVar(&c.out, "out", "docs/benchmarks.md", "markdown report to write")
 	fs.BoolVar(&c.wrapper, "gowrapper", true, "also measure a bare Go os/exec wrapper, built with the local go toolchain")
 	if err := fs.Parse(args); err != nil {
@@ -68,14 +71,19 @@ func parseFlags(args []string) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if c.runs < 1 || c.signals < 1 || c.idle <= 0 {
-		return c, errors.New("-runs, -signals and -idle must be positive")
+	if c.runs < 1 || c.signals < 1 || c.rotations < 1 || c.idle <= 0 {
+		return c, errors.New("-runs, -signals, -rotations and -idle must be positive")
 	}
 	c.refs = []int{1, 100, 1000}
 	return c, nil
 }
 
 func main() {
+	// The child roles come first: rotchild's timestamp should be taken as
+	// early in main as possible.
+	if len(os.Args) > 1 && os.Args[1] == rotchildArg {
+		os.Exit(rotchild())
+	}
 	if len(os.Args) > 1 && os.Args[1] == sigechoArg {
 		os.Exit(sigecho())
 	}
@@ -130,7 +138,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("find own binary for the echo child: %w", err)
+		return fmt.Errorf("find own binary for the echo and rotation children: %w", err)
 	}
 
 	say("binary sizes")
@@ -151,6 +159,10 @@ func run(ctx context.Context, cfg config) error {
 	say(fmt.Sprintf("resolver cost, %d rounds", cfg.runs))
 	if r.resolver, err = measureResolver(ctx, r.subjects, truePath, cfg.refs, cfg.runs, progressFunc(start, "resolver")); err != nil {
 		return fmt.Errorf("resolver: %w", err)
+	}
+	say(fmt.Sprintf("rotation latency, %d rotations each", cfg.rotations))
+	if r.rotation, err = measureRotation(ctx, r.subjects, self, cfg.rotations, progressFunc(start, "rotation")); err != nil {
+		return fmt.Errorf("rotation: %w", err)
 	}
 	r.m.loadEnd = loadAvg()
 

@@ -70,9 +70,8 @@ type sigRow struct {
 
 // echoTarget is one running init with its echo child.
 type echoTarget struct {
-	row   *sigRow
-	p     *proc
-	lines chan string
+	row *sigRow
+	*lineProc
 }
 
 const (
@@ -137,52 +136,73 @@ func measureSignals(ctx context.Context, subjects []subject, self string, n int,
 // startEcho starts `X -- <this program> sigecho` with a pipe on its stdout
 // and waits for the child's "ready" line.
 func startEcho(ctx context.Context, row *sigRow, self string) (*echoTarget, error) {
-	r, w, err := os.Pipe()
+	lp, err := startLines(row.s.argv(self, sigechoArg), envFor(row.s, nil))
 	if err != nil {
-		return nil, fmt.Errorf("pipe: %w", err)
-	}
-	p, err := startProc(row.s.argv(self, sigechoArg), envFor(row.s, nil), w)
-	w.Close() // the child holds its own copy; ours would hide EOF
-	if err != nil {
-		r.Close()
 		return nil, err
 	}
-	t := &echoTarget{row: row, p: p, lines: make(chan string, 16)}
-	go func() {
-		defer r.Close()
-		defer close(t.lines)
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			t.lines <- sc.Text()
-		}
-	}()
+	t := &echoTarget{row: row, lineProc: lp}
 	line, err := t.next(ctx, 10*time.Second)
 	if err != nil {
-		p.stop()
+		t.p.stop()
 		return nil, fmt.Errorf("echo child not ready: %w", err)
 	}
 	if line != "ready" {
-		p.stop()
+		t.p.stop()
 		return nil, fmt.Errorf("echo child said %q", line)
 	}
 	return t, nil
 }
 
+// lineProc is a running init whose child's stdout the benchmark reads line
+// by line; the children that print are this program in a child role.
+type lineProc struct {
+	p     *proc
+	lines chan string
+}
+
+// errSilent is what next returns when the child printed nothing in time.
+var errSilent = errors.New("no output")
+
+// startLines starts argv with a pipe on its stdout, read by a goroutine so
+// that a child printing faster than the benchmark reads never blocks.
+func startLines(argv, env []string) (*lineProc, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	p, err := startProc(argv, env, w)
+	w.Close() // the child holds its own copy; ours would hide EOF
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	lp := &lineProc{p: p, lines: make(chan string, 16)}
+	go func() {
+		defer r.Close()
+		defer close(lp.lines)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			lp.lines <- sc.Text()
+		}
+	}()
+	return lp, nil
+}
+
 // next returns the child's next line, or an error on timeout or EOF.
-func (t *echoTarget) next(ctx context.Context, timeout time.Duration) (string, error) {
+func (lp *lineProc) next(ctx context.Context, timeout time.Duration) (string, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
-	case line, ok := <-t.lines:
+	case line, ok := <-lp.lines:
 		if !ok {
-			if t.p.exited() {
-				return "", errors.New(t.p.exitNote())
+			if lp.p.exited() {
+				return "", errors.New(lp.p.exitNote())
 			}
 			return "", errors.New("child closed its output")
 		}
 		return line, nil
 	case <-timer.C:
-		return "", fmt.Errorf("no echo within %s (signal not forwarded?)", timeout)
+		return "", fmt.Errorf("%w within %s", errSilent, timeout)
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
@@ -199,6 +219,9 @@ func (t *echoTarget) ping(ctx context.Context) (time.Duration, error) {
 		return 0, fmt.Errorf("send SIGUSR1: %w", err)
 	}
 	line, err := t.next(ctx, echoTimeout)
+	if errors.Is(err, errSilent) {
+		return 0, fmt.Errorf("%w (signal not forwarded?)", err)
+	}
 	if err != nil {
 		return 0, err
 	}

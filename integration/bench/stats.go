@@ -56,6 +56,11 @@ func fmtMicros(d time.Duration, decimals int) string {
 	return fmt.Sprintf("%.*f", decimals, float64(d)/float64(time.Microsecond))
 }
 
+// fmtMillis renders d in milliseconds with the given number of decimals.
+func fmtMillis(d time.Duration, decimals int) string {
+	return fmt.Sprintf("%.*f", decimals, float64(d)/float64(time.Millisecond))
+}
+
 // ratio renders a/b as "1.23x", or "—" when there is nothing meaningful to
 // divide by (a missing reference, or a reference figure of zero or less).
 func ratio(a, b float64, haveB bool) string {

@@ -27,7 +27,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -70,8 +69,8 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	if out, err := exec.Command("docker", "info").CombinedOutput(); err != nil {
-		noDocker = fmt.Sprintf("no Docker engine answers `docker info` (%v): %s", err, firstLine(out))
+	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		noDocker = fmt.Sprintf("no Docker engine answers `docker info` (%v): %s", err, lastLine(out))
 		fmt.Fprintf(os.Stderr, "\n%[1]s\n!!! SKIPPING every container test: %[2]s\n%[1]s\n\n",
 			strings.Repeat("!", 78), noDocker)
 		return m.Run()
@@ -289,9 +288,9 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func firstLine(b []byte) string {
-	line, _, _ := bytes.Cut(bytes.TrimSpace(b), []byte("\n"))
-	return string(line)
+func lastLine(b []byte) string {
+	b = bytes.TrimSpace(b)
+	return string(b[bytes.LastIndexByte(b, '\n')+1:])
 }
 
 // tail keeps the last n lines of a build log: the error is at the end.
@@ -314,5 +313,3 @@ func uniq(s []string) []string {
 	}
 	return out
 }
-
-var errTimeout = errors.New("timed out")

@@ -46,7 +46,7 @@ func scanImage(t *testing.T, image, secret string) []finding {
 		}
 	}
 	for _, line := range strings.Split(docker(t, "history", "--no-trunc", image), "\n") {
-		check("docker history", line, []byte(line))
+		check("docker history", strings.Join(strings.Fields(line), " "), []byte(line))
 	}
 	check("image config", "docker image inspect "+image, []byte(docker(t, "image", "inspect", image)))
 	walkSave(t, image,
