@@ -1,0 +1,708 @@
+package infisical
+
+import (
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	projectID   = "6f0c7a52-0d7e-4a4c-9a53-1c2b3d4e5f60"
+	projectSlug = "web-app"
+	clientID    = "b7a7e3ed-9aa0-4ff2-90f9-c7094dd60536"
+	k8sIdentity = "1e6b4c2a-3f5d-4e8a-9b7c-0d1e2f3a4b5c"
+)
+
+// world is a fake server loaded with a project and the credentials to
+// reach it. Every value is random, so that the leak checks mean something.
+type world struct {
+	f            *fakeInfisical
+	clientSecret string
+	dbPassword   string
+	apiKey       string
+	stripeKey    string
+	sharedToken  string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	return newWorldTLS(t, false)
+}
+
+func newWorldTLS(t *testing.T, tls bool) *world {
+	t.Helper()
+	w := &world{
+		f:            newFake(t, tls),
+		clientSecret: "cs-" + randomHex(16),
+		dbPassword:   "pw-" + randomHex(8),
+		apiKey:       "ak-" + randomHex(8),
+		stripeKey:    "sk_live_" + randomHex(8),
+		sharedToken:  "sh-" + randomHex(8),
+	}
+	f := w.f
+	f.addClient(clientID, w.clientSecret)
+	f.addProject(projectID, projectSlug)
+	f.set(projectID, "dev", "/", "DB_USER", "app")
+	f.set(projectID, "dev", "/", "DB_PASSWORD", w.dbPassword)
+	f.set(projectID, "dev", "/", "DATABASE_URL", "postgres://${DB_USER}:${DB_PASSWORD}@db:5432/app")
+	f.set(projectID, "dev", "/", "CONFIG", fmt.Sprintf(`{"api":{"key":%q},"port":8080}`, w.apiKey))
+	f.set(projectID, "dev", "/payments", "STRIPE_KEY", w.stripeKey)
+	f.set(projectID, "dev", "/shared", "SHARED_TOKEN", w.sharedToken)
+	f.addImport(folderKey{projectID, "dev", "/"}, folderKey{projectID, "dev", "/shared"})
+	return w
+}
+
+// universal is the environment of a run that logs in with universal auth,
+// the project and environment coming from INFISICAL_PROJECT_ID and
+// INFISICAL_ENVIRONMENT.
+func (w *world) universal(extra ...string) []string {
+	return append([]string{
+		"INFISICAL_API_URL=" + w.f.URL(),
+		"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID=" + clientID,
+		"INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=" + w.clientSecret,
+		"INFISICAL_PROJECT_ID=" + projectID,
+		"INFISICAL_ENVIRONMENT=dev",
+	}, extra...)
+}
+
+// secrets are what must never appear in hush's output.
+func (w *world) secrets() map[string]string {
+	m := map[string]string{
+		"the client secret":   w.clientSecret,
+		"DB_PASSWORD's value": w.dbPassword,
+		"the API key":         w.apiKey,
+		"STRIPE_KEY's value":  w.stripeKey,
+		"SHARED_TOKEN":        w.sharedToken,
+	}
+	for i, tok := range w.f.issuedTokens() {
+		m[fmt.Sprintf("access token %d", i)] = tok
+	}
+	return m
+}
+
+// N references on M folders: one login, one list call per folder, values
+// selected, expanded and imported as Infisical does, credentials scrubbed.
+func TestResolveOneListPerFolder(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := start(t, w.universal(
+		"DB_PASSWORD=ref+infisical://DB_PASSWORD",
+		"DB_USER=ref+infisical://DB_USER?project_id="+projectID+"&environment=dev",
+		"DATABASE_URL=ref+infisical://DATABASE_URL",
+		"API_KEY=ref+infisical://CONFIG#/api/key",
+		"API_PORT=ref+infisical://CONFIG#/port",
+		"STRIPE_KEY=ref+infisical://STRIPE_KEY?path=payments",
+		"STRIPE_KEY_AGAIN=ref+infisical://STRIPE_KEY?path=/payments/",
+		"SHARED_TOKEN=ref+infisical://SHARED_TOKEN",
+		"RAW_URL=ref+infisical://DATABASE_URL?expand=false",
+		"SENTRY_DSN=ref+infisical://SENTRY_DSN?optional=true",
+		"PLAIN=unchanged",
+	), "-v", "--revoke-on-exit")
+	env := r.nextChild()
+	want := map[string]string{
+		"DB_PASSWORD":      w.dbPassword,
+		"DB_USER":          "app",
+		"DATABASE_URL":     "postgres://app:" + w.dbPassword + "@db:5432/app",
+		"API_KEY":          w.apiKey,
+		"API_PORT":         "8080",
+		"STRIPE_KEY":       w.stripeKey,
+		"STRIPE_KEY_AGAIN": w.stripeKey,
+		"SHARED_TOKEN":     w.sharedToken,
+		"RAW_URL":          "postgres://${DB_USER}:${DB_PASSWORD}@db:5432/app",
+		"PLAIN":            "unchanged",
+		// Not credentials: left for the application.
+		"INFISICAL_PROJECT_ID":  projectID,
+		"INFISICAL_ENVIRONMENT": "dev",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("child's %s = %q, want %q", k, env[k], v)
+		}
+	}
+	for _, k := range []string{"SENTRY_DSN", "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("child has %s (%d bytes)", k, len(v))
+		}
+	}
+	if code := r.stop(); code != 0 && code != 143 {
+		t.Errorf("exit status %d", code)
+	}
+	// Folders: "/" expanded, "/" raw (other list options), "/payments".
+	f := w.f
+	if n := f.count(epList); n != 3 {
+		t.Errorf("%d list calls for 3 folders", n)
+	}
+	if n := f.count(epLogin); n != 1 {
+		t.Errorf("%d logins", n)
+	}
+	if n := f.count(epGet); n != 0 {
+		t.Errorf("%d single-secret reads", n)
+	}
+	// With --revoke-on-exit the token hush obtained is revoked at exit.
+	if n := f.count(epRevoke); n != 1 {
+		t.Errorf("%d revocations", n)
+	}
+	q := f.lastListQuery()
+	if q.Get("workspaceId") != projectID || q.Get("workspaceSlug") != "" || q.Get("recursive") != "false" {
+		t.Errorf("list query %v", q)
+	}
+	assertNoLeak(t, r.out.String(), w.secrets())
+}
+
+// project= (a slug) lists with workspaceSlug; version= reads one version
+// with the single-secret endpoint, and is not polled.
+func TestProjectSlugAndVersion(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	old := w.dbPassword
+	w.dbPassword = "pw-" + randomHex(8)
+	w.f.set(projectID, "dev", "/", "DB_PASSWORD", w.dbPassword)
+	r := start(t, w.universal(
+		"CURRENT=ref+infisical://DB_PASSWORD?project="+projectSlug,
+		"PINNED=ref+infisical://DB_PASSWORD?version=1",
+	), watchArgs...)
+	env := r.nextChild()
+	if env["CURRENT"] != w.dbPassword || env["PINNED"] != old {
+		t.Errorf("CURRENT and PINNED are wrong (%d and %d bytes)", len(env["CURRENT"]), len(env["PINNED"]))
+	}
+	q := w.f.lastListQuery()
+	if q.Get("workspaceSlug") != projectSlug || q.Get("workspaceId") != "" {
+		t.Errorf("list query %v", q)
+	}
+	waitFor(t, "two polls", func() bool { return r.lines(logPolled) >= 2 })
+	r.stop()
+	if n := w.f.count(epGet); n != 1 {
+		t.Errorf("%d single-secret reads for one pinned version", n)
+	}
+	if n := w.f.count(epRevoke); n != 0 {
+		t.Errorf("%d revocations without --revoke-on-exit", n)
+	}
+	assertNoLeak(t, r.out.String(), w.secrets())
+	assertNoLeak(t, r.out.String(), map[string]string{"the old password": old})
+}
+
+// A missing key fails closed, naming the variable and the reference.
+func TestMissingKey(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := start(t, w.universal(
+		"DB_PASSWORD=ref+infisical://DB_PASSWORD",
+		"API_TOKEN=ref+infisical://API_TOKEN",
+		"MISSING_FOLDER=ref+infisical://X?path=/nope",
+	))
+	if code := r.wait(); code != 125 {
+		t.Fatalf("exit status %d, want 125; output:\n%s", code, r.out.String())
+	}
+	out := r.out.String()
+	for _, want := range []string{
+		"API_TOKEN: ref+infisical://API_TOKEN: no secret API_TOKEN in project " + projectID + ", environment dev, folder /",
+		"MISSING_FOLDER: ref+infisical://X?path=/nope",
+		"HTTP 404",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "DB_PASSWORD:") {
+		t.Errorf("a resolvable variable is reported:\n%s", out)
+	}
+	if r.children() != 0 {
+		t.Error("a child was started")
+	}
+	assertNoLeak(t, out, w.secrets())
+}
+
+func TestAuthMethods(t *testing.T) {
+	t.Parallel()
+	refs := []string{"DB_PASSWORD=ref+infisical://DB_PASSWORD"}
+
+	t.Run("token", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		tok := w.f.staticToken()
+		r := start(t, append(refs, "INFISICAL_API_URL="+w.f.URL(), "INFISICAL_TOKEN="+tok,
+			"INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"), "--revoke-on-exit")
+		env := r.nextChild()
+		if env["DB_PASSWORD"] != w.dbPassword {
+			t.Error("wrong DB_PASSWORD")
+		}
+		if _, ok := env["INFISICAL_TOKEN"]; ok {
+			t.Error("INFISICAL_TOKEN reached the child")
+		}
+		r.stop()
+		if w.f.count(epLogin) != 0 || w.f.count(epRevoke) != 0 {
+			t.Errorf("%d logins, %d revocations with a plain token (never revoked)", w.f.count(epLogin), w.f.count(epRevoke))
+		}
+		assertNoLeak(t, r.out.String(), w.secrets())
+	})
+
+	t.Run("universal auth access token first", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		tok := w.f.staticToken()
+		// INFISICAL_TOKEN is not used (the CLI checks the other first): it
+		// may be the application's own, so it stays; --keep-env keeps the
+		// one hush used.
+		r := start(t, append(refs, "INFISICAL_DOMAIN="+w.f.URL()+"/api", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN="+tok,
+			"INFISICAL_TOKEN=the-apps-own", "INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"),
+			"--keep-env", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN")
+		env := r.nextChild()
+		if env["DB_PASSWORD"] != w.dbPassword || env["INFISICAL_TOKEN"] != "the-apps-own" ||
+			env["INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN"] != tok {
+			t.Errorf("child's environment is wrong: INFISICAL_TOKEN=%q", env["INFISICAL_TOKEN"])
+		}
+		r.stop()
+	})
+
+	t.Run("universal auth from files", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		dir := t.TempDir()
+		idFile, secretFile := filepath.Join(dir, "id"), filepath.Join(dir, "secret")
+		writeFile(t, idFile, clientID+"\n")
+		writeFile(t, secretFile, w.clientSecret+"\n")
+		r := start(t, append(refs, "INFISICAL_API_URL="+w.f.URL(),
+			"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID_FILE="+idFile, "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET_FILE="+secretFile,
+			"INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"))
+		env := r.nextChild()
+		if env["DB_PASSWORD"] != w.dbPassword {
+			t.Error("wrong DB_PASSWORD")
+		}
+		for _, k := range []string{"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID_FILE", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET_FILE"} {
+			if _, ok := env[k]; ok {
+				t.Errorf("%s reached the child", k)
+			}
+		}
+		r.stop()
+		assertNoLeak(t, r.out.String(), w.secrets())
+	})
+
+	t.Run("kubernetes", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		jwtFile := filepath.Join(t.TempDir(), "token")
+		jwt := "eyJhbGciOiJSUzI1NiJ9." + randomHex(16)
+		writeFile(t, jwtFile, jwt)
+		w.f.setK8sJWT(k8sIdentity, jwt)
+		r := start(t, append(refs, "INFISICAL_API_URL="+w.f.URL(),
+			"INFISICAL_KUBERNETES_IDENTITY_ID="+k8sIdentity, "INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH="+jwtFile,
+			"INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"))
+		env := r.nextChild()
+		if env["DB_PASSWORD"] != w.dbPassword {
+			t.Error("wrong DB_PASSWORD")
+		}
+		for _, k := range []string{"INFISICAL_KUBERNETES_IDENTITY_ID", "INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH"} {
+			if _, ok := env[k]; ok {
+				t.Errorf("%s reached the child", k)
+			}
+		}
+		r.stop()
+		if w.f.count(epK8s) != 1 {
+			t.Errorf("%d Kubernetes logins", w.f.count(epK8s))
+		}
+		assertNoLeak(t, r.out.String(), w.secrets())
+		assertNoLeak(t, r.out.String(), map[string]string{"the service account token": jwt})
+	})
+
+	t.Run("wrong client secret", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		bad := "cs-" + randomHex(16)
+		r := start(t, append(refs, "INFISICAL_API_URL="+w.f.URL(),
+			"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID="+clientID, "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET="+bad,
+			"INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"))
+		if code := r.wait(); code != 125 {
+			t.Fatalf("exit status %d", code)
+		}
+		out := r.out.String()
+		if !strings.Contains(out, "universal auth login: HTTP 401: Invalid credentials") {
+			t.Errorf("output:\n%s", out)
+		}
+		// 4xx is never retried.
+		if n := w.f.count(epLogin); n != 1 {
+			t.Errorf("%d login attempts", n)
+		}
+		assertNoLeak(t, out, map[string]string{"the wrong client secret": bad})
+	})
+
+	t.Run("expired plain token", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		tok := w.f.staticToken()
+		w.f.expireTokens()
+		r := start(t, append(refs, "INFISICAL_API_URL="+w.f.URL(), "INFISICAL_TOKEN="+tok,
+			"INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"))
+		if code := r.wait(); code != 125 {
+			t.Fatalf("exit status %d", code)
+		}
+		if out := r.out.String(); !strings.Contains(out, "HTTP 401") || !strings.Contains(out, "cannot be renewed") {
+			t.Errorf("output:\n%s", out)
+		}
+		if n := w.f.count(epList); n != 1 {
+			t.Errorf("%d list calls", n)
+		}
+		assertNoLeak(t, r.out.String(), w.secrets())
+	})
+}
+
+// A change is seen by a poll and restarts the child with the new value.
+// Every list call after start-up is a poll's: the re-read that follows the
+// change is served by the poll's own listing.
+func TestRotationOneCallPerPoll(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := start(t, w.universal(
+		"DB_PASSWORD=ref+infisical://DB_PASSWORD",
+		"DB_USER=ref+infisical://DB_USER",
+		"STRIPE_KEY=ref+infisical://STRIPE_KEY?path=/payments",
+	), watchArgs...)
+	if env := r.nextChild(); env["DB_PASSWORD"] != w.dbPassword {
+		t.Fatal("wrong first DB_PASSWORD")
+	}
+	waitFor(t, "a poll", func() bool { return r.lines(logPolled) >= 2 })
+	old := w.dbPassword
+	w.dbPassword = "pw-" + randomHex(8)
+	w.f.set(projectID, "dev", "/", "DB_PASSWORD", w.dbPassword)
+	env := r.nextChild()
+	if env["DB_PASSWORD"] != w.dbPassword || env["STRIPE_KEY"] != w.stripeKey || env["DB_USER"] != "app" {
+		t.Error("the restarted child's environment is wrong")
+	}
+	polls := r.lines(logPolled)
+	waitFor(t, "more polls", func() bool { return r.lines(logPolled) >= polls+4 })
+	const startupLists = 2 // two folders
+	var lists, pollLines int
+	waitFor(t, "one list call per folder and poll, nothing more", func() bool {
+		pollLines = r.lines(logPolled)
+		lists = w.f.count(epList)
+		return lists == startupLists+pollLines
+	})
+	if n := r.children(); n != 2 {
+		t.Errorf("%d children, want 2 (one restart)", n)
+	}
+	if n := w.f.count(epLogin); n != 1 {
+		t.Errorf("%d logins", n)
+	}
+	r.stop()
+	assertNoLeak(t, r.out.String(), w.secrets())
+	assertNoLeak(t, r.out.String(), map[string]string{"the old password": old})
+}
+
+// With an ETag, polls send If-None-Match and an unchanged folder costs a
+// 304; a change still restarts the child.
+func TestRotationWithETag(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.f.enableETags()
+	r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"), watchArgs...)
+	r.nextChild()
+	waitFor(t, "304 answers", func() bool { return w.f.count(epNotMod) >= 2 })
+	w.dbPassword = "pw-" + randomHex(8)
+	w.f.set(projectID, "dev", "/", "DB_PASSWORD", w.dbPassword)
+	if env := r.nextChild(); env["DB_PASSWORD"] != w.dbPassword {
+		t.Error("wrong rotated DB_PASSWORD")
+	}
+	notMod := w.f.count(epNotMod)
+	waitFor(t, "304 answers after the change", func() bool { return w.f.count(epNotMod) >= notMod+2 })
+	r.stop()
+	if n := r.children(); n != 2 {
+		t.Errorf("%d children", n)
+	}
+	assertNoLeak(t, r.out.String(), w.secrets())
+}
+
+// A token that stops working mid-watch (expired, revoked) costs one 401 and
+// one new login; the child is not disturbed.
+func TestTokenExpiryMidWatch(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"), watchArgs...)
+	r.nextChild()
+	waitFor(t, "a poll", func() bool { return r.lines(logPolled) >= 1 })
+	w.f.expireTokens()
+	waitFor(t, "a new login", func() bool { return w.f.count(epLogin) == 2 })
+	polls := r.lines(logPolled)
+	waitFor(t, "polls after the new login", func() bool { return r.lines(logPolled) >= polls+2 })
+	w.dbPassword = "pw-" + randomHex(8)
+	w.f.set(projectID, "dev", "/", "DB_PASSWORD", w.dbPassword)
+	if env := r.nextChild(); env["DB_PASSWORD"] != w.dbPassword {
+		t.Error("wrong rotated DB_PASSWORD")
+	}
+	r.stop()
+	if n := w.f.count(epRejected); n != 1 {
+		t.Errorf("%d requests with a dead token", n)
+	}
+	if n := w.f.count(epLogin); n != 2 {
+		t.Errorf("%d logins", n)
+	}
+	if n := r.lines(logPollFailed); n != 0 {
+		t.Errorf("%d failed polls", n)
+	}
+	assertNoLeak(t, r.out.String(), w.secrets())
+}
+
+// Short-lived tokens are renewed before they expire; past their maximum
+// lifetime hush logs in again instead.
+func TestTokenRenewal(t *testing.T) {
+	t.Parallel()
+	t.Run("renew", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		w.f.setTTL(4, 3600)
+		r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"), watchArgs...)
+		r.nextChild()
+		waitFor(t, "two renewals", func() bool { return w.f.count(epRenew) >= 2 })
+		r.stop()
+		if n := w.f.count(epLogin); n != 1 {
+			t.Errorf("%d logins", n)
+		}
+		if n := w.f.count(epRejected); n != 0 {
+			t.Errorf("%d requests with a dead token", n)
+		}
+		if n := r.children(); n != 1 {
+			t.Errorf("%d children", n)
+		}
+		assertNoLeak(t, r.out.String(), w.secrets())
+	})
+	t.Run("max TTL", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		w.f.setTTL(3, 4)
+		r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"), watchArgs...)
+		r.nextChild()
+		waitFor(t, "a second login", func() bool { return w.f.count(epLogin) >= 2 })
+		r.stop()
+		if n := w.f.count(epRejected); n != 0 {
+			t.Errorf("%d requests with a dead token", n)
+		}
+		if n := r.lines(logPollFailed); n != 0 {
+			t.Errorf("%d failed polls", n)
+		}
+		assertNoLeak(t, r.out.String(), w.secrets())
+	})
+}
+
+// Kubernetes re-login reads the service account token file again: a
+// projected token rotates, and the old one stops working.
+func TestKubernetesReloginRereadsToken(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	jwtFile := filepath.Join(t.TempDir(), "token")
+	jwt1, jwt2 := "eyJ."+randomHex(16), "eyJ."+randomHex(16)
+	writeFile(t, jwtFile, jwt1)
+	w.f.setK8sJWT(k8sIdentity, jwt1)
+	r := start(t, []string{
+		"INFISICAL_API_URL=" + w.f.URL(),
+		"INFISICAL_AUTH_METHOD=kubernetes",
+		"INFISICAL_MACHINE_IDENTITY_ID=" + k8sIdentity,
+		"INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH=" + jwtFile,
+		"DB_PASSWORD=ref+infisical://DB_PASSWORD?project_id=" + projectID + "&environment=dev",
+	}, watchArgs...)
+	r.nextChild()
+	waitFor(t, "a poll", func() bool { return r.lines(logPolled) >= 1 })
+	writeFile(t, jwtFile, jwt2)
+	w.f.setK8sJWT(k8sIdentity, jwt2)
+	w.f.expireTokens()
+	waitFor(t, "a login with the new token", func() bool { return w.f.lastK8sJWT() == jwt2 })
+	polls := r.lines(logPolled)
+	waitFor(t, "polls after the new login", func() bool { return r.lines(logPolled) >= polls+2 })
+	r.stop()
+	if n := w.f.count(epK8s); n != 2 {
+		t.Errorf("%d Kubernetes logins", n)
+	}
+	if n := r.lines(logPollFailed); n != 0 {
+		t.Errorf("%d failed polls", n)
+	}
+	assertNoLeak(t, r.out.String(), w.secrets())
+	assertNoLeak(t, r.out.String(), map[string]string{"the first JWT": jwt1, "the second JWT": jwt2})
+}
+
+// The server failing (5xx) or stalling during a watch leaves the child
+// alone; hush logs, backs off, and picks up a change once the server is
+// back.
+func TestOutageKeepsChild(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD", "HUSH_INFISICAL_TIMEOUT=300ms"), watchArgs...)
+	r.nextChild()
+	waitFor(t, "a poll", func() bool { return r.lines(logPolled) >= 1 })
+
+	w.f.fail(http.StatusServiceUnavailable, -1, epList)
+	waitFor(t, "failed polls", func() bool { return r.lines(logPollFailed) >= 2 })
+	w.f.clearFault()
+	waitFor(t, "recovery", func() bool { return r.lines(logRecovered) >= 1 })
+
+	w.f.stall()
+	failed := r.lines(logPollFailed)
+	waitFor(t, "a stalled poll", func() bool { return r.lines(logPollFailed) >= failed+1 })
+	w.f.unstall()
+	waitFor(t, "recovery", func() bool { return r.lines(logRecovered) >= 2 })
+
+	if n := r.children(); n != 1 {
+		t.Fatalf("%d children during the outage", n)
+	}
+	w.dbPassword = "pw-" + randomHex(8)
+	w.f.set(projectID, "dev", "/", "DB_PASSWORD", w.dbPassword)
+	if env := r.nextChild(); env["DB_PASSWORD"] != w.dbPassword {
+		t.Error("wrong rotated DB_PASSWORD")
+	}
+	r.stop()
+	out := r.out.String()
+	if !strings.Contains(out, "HTTP 503") || !strings.Contains(out, "no answer within 300ms") {
+		t.Errorf("the failures are not explained:\n%s", out)
+	}
+	assertNoLeak(t, out, w.secrets())
+}
+
+// At start-up 5xx answers are retried (with backoff), 4xx ones are not.
+func TestStartupRetries(t *testing.T) {
+	t.Parallel()
+	t.Run("5xx", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		w.f.fail(http.StatusBadGateway, 2, epLogin)
+		r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"))
+		if env := r.nextChild(); env["DB_PASSWORD"] != w.dbPassword {
+			t.Error("wrong DB_PASSWORD")
+		}
+		r.stop()
+		if n := w.f.count(epLogin); n != 3 {
+			t.Errorf("%d login attempts, want 3", n)
+		}
+		w2 := newWorld(t)
+		w2.f.fail(http.StatusInternalServerError, 2, epList)
+		r2 := start(t, w2.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"))
+		if env := r2.nextChild(); env["DB_PASSWORD"] != w2.dbPassword {
+			t.Error("wrong DB_PASSWORD")
+		}
+		r2.stop()
+		if n := w2.f.count(epList); n != 3 {
+			t.Errorf("%d list attempts, want 3", n)
+		}
+	})
+	t.Run("4xx", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		w.f.fail(http.StatusForbidden, -1, epList)
+		r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD", "API=ref+infisical://CONFIG#/api/key"))
+		if code := r.wait(); code != 125 {
+			t.Fatalf("exit status %d", code)
+		}
+		out := r.out.String()
+		if !strings.Contains(out, "DB_PASSWORD: ref+infisical://DB_PASSWORD: listing secrets (project "+projectID+
+			", environment dev, folder /): HTTP 403: injected failure") {
+			t.Errorf("output:\n%s", out)
+		}
+		if n := w.f.count(epList); n != 1 {
+			t.Errorf("%d list attempts", n)
+		}
+		assertNoLeak(t, out, w.secrets())
+	})
+}
+
+// A 200 that is not Infisical's JSON (a proxy's page) is an error, not an
+// empty folder that would turn optional references into unset variables.
+func TestNotJSON(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	tok := w.f.staticToken()
+	w.f.proxyPage(1)
+	r := start(t, []string{"INFISICAL_API_URL=" + w.f.URL(), "INFISICAL_TOKEN=" + tok,
+		"SENTRY_DSN=ref+infisical://DB_PASSWORD?optional=true&project_id=" + projectID + "&environment=dev"})
+	if code := r.wait(); code != 125 {
+		t.Fatalf("exit status %d; output:\n%s", code, r.out.String())
+	}
+	if out := r.out.String(); !strings.Contains(out, `the answer is not JSON (Content-Type "text/html; charset=utf-8")`) {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+// A server that accepts connections but never answers cannot hold hush
+// past --startup-timeout: it exits 125 naming the variable.
+func TestStalledServerAtStartup(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.f.stall()
+	r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"), "--startup-timeout", "1s")
+	if code := r.wait(); code != 125 {
+		t.Fatalf("exit status %d; output:\n%s", code, r.out.String())
+	}
+	out := r.out.String()
+	if !strings.Contains(out, "DB_PASSWORD: ref+infisical://DB_PASSWORD:") || !strings.Contains(out, "deadline exceeded") {
+		t.Errorf("output:\n%s", out)
+	}
+	if r.children() != 0 {
+		t.Error("a child was started")
+	}
+	assertNoLeak(t, out, w.secrets())
+}
+
+// HTTPS with a private CA: refused (once, no retry) without
+// HUSH_INFISICAL_CA_CERT, accepted with it.
+func TestCustomCA(t *testing.T) {
+	t.Parallel()
+	w := newWorldTLS(t, true)
+	env := func(extra ...string) []string {
+		return append([]string{
+			"INFISICAL_DOMAIN=" + w.f.URL(),
+			"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID=" + clientID,
+			"INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=" + w.clientSecret,
+			"INFISICAL_PROJECT_ID=" + projectID,
+			"INFISICAL_ENVIRONMENT=dev",
+			"DB_PASSWORD=ref+infisical://DB_PASSWORD",
+		}, extra...)
+	}
+	r := start(t, env())
+	if code := r.wait(); code != 125 {
+		t.Fatalf("exit status %d", code)
+	}
+	if out := r.out.String(); !strings.Contains(out, "certificate") {
+		t.Errorf("output:\n%s", out)
+	}
+	if n := r.lines("retrying"); n != 0 {
+		t.Errorf("a certificate error was retried")
+	}
+
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	cert := w.f.srv.Certificate()
+	writeFile(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
+	r = start(t, env("HUSH_INFISICAL_CA_CERT="+caFile))
+	got := r.nextChild()
+	if got["DB_PASSWORD"] != w.dbPassword {
+		t.Error("wrong DB_PASSWORD")
+	}
+	if _, ok := got["HUSH_INFISICAL_CA_CERT"]; ok {
+		t.Error("HUSH_INFISICAL_CA_CERT reached the child")
+	}
+	r.stop()
+	assertNoLeak(t, r.out.String(), w.secrets())
+}
+
+// hush check reads through the same backend and prints no value.
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD", "STRIPE_KEY=ref+infisical://STRIPE_KEY?path=/payments"), "check")
+	if code := r.wait(); code != 0 {
+		t.Fatalf("exit status %d; output:\n%s", code, r.out.String())
+	}
+	out := r.out.String()
+	if !strings.Contains(out, "DB_PASSWORD") || !strings.Contains(out, "infisical") {
+		t.Errorf("output:\n%s", out)
+	}
+	assertNoLeak(t, out, w.secrets())
+}
+
+func writeFile(t *testing.T, name, content string) {
+	t.Helper()
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		t.Fatal(err)
+	}
+}
