@@ -1,0 +1,384 @@
+// Command agentbench compares hush with Vault Agent in process-supervisor
+// mode (`vault agent` with an exec stanza and an env_template), both doing
+// the same job against the same real Vault dev server: read one KV v2
+// secret into one environment variable of a child, then watch it.
+//
+//	go run ./integration/vault/agentbench -hush bin/hush [-runs 10] [-window 20s]
+//
+// The Vault binary comes from $HUSH_VAULT_BIN or scripts/build-vault.sh. It
+// prints a Markdown section on stdout: binary sizes, time from exec to the
+// child's first instruction, the supervisor's RSS once it watches, and the
+// requests it sends per poll, counted in Vault's file audit log. The figures
+// are medians over -runs runs, hush and Vault Agent alternating.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	hush := flag.String("hush", "bin/hush", "the hush binary")
+	runs := flag.Int("runs", 10, "runs of each supervisor")
+	window := flag.Duration("window", 20*time.Second, "how long each watches for the request count")
+	interval := flag.Duration("interval", time.Second, "poll interval of both (hush --poll-interval, agent static_secret_render_interval)")
+	flag.Parse()
+	if err := run(*hush, *runs, *window, *interval); err != nil {
+		fmt.Fprintln(os.Stderr, "agentbench:", err)
+		os.Exit(1)
+	}
+}
+
+type subject struct {
+	name  string
+	bin   string
+	start func(dir, out string, interval time.Duration) *exec.Cmd
+}
+
+func run(hushBin string, runs int, window, interval time.Duration) error {
+	vaultBin, err := findVault()
+	if err != nil {
+		return err
+	}
+	hushBin, err = filepath.Abs(hushBin)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "agentbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	v, err := startVault(vaultBin, dir)
+	if err != nil {
+		return err
+	}
+	defer v.stop()
+	audit := filepath.Join(dir, "audit.log")
+	if err := v.api("PUT", "sys/audit/file", map[string]any{"type": "file", "options": map[string]any{"file_path": audit}}); err != nil {
+		return err
+	}
+	if err := v.api("POST", "secret/data/bench", map[string]any{"data": map[string]any{"password": "bench-" + randomHex(8)}}); err != nil {
+		return err
+	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(v.token), 0o600); err != nil {
+		return err
+	}
+	child := func(out string) []string {
+		return []string{"/bin/sh", "-c", `date +%s%N > ` + out + `; exec sleep 100000`}
+	}
+	subjects := []subject{
+		{name: "hush", bin: hushBin, start: func(d, out string, iv time.Duration) *exec.Cmd {
+			cmd := exec.Command(hushBin, append([]string{"--poll-interval", iv.String(), "--"}, child(out)...)...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "VAULT_ADDR=" + v.addr, "HUSH_VAULT_TOKEN_FILE=" + tokenFile,
+				"DB_PASSWORD=ref+vault://secret/bench#/password"}
+			return cmd
+		}},
+		{name: "vault agent (exec)", bin: vaultBin, start: func(d, out string, iv time.Duration) *exec.Cmd {
+			cfg := filepath.Join(d, "agent.hcl")
+			argv, _ := json.Marshal(child(out))
+			os.WriteFile(cfg, []byte(fmt.Sprintf(`vault { address = %q }
+auto_auth {
+  method "token_file" {
+    config = { token_file_path = %q }
+  }
+}
+template_config { static_secret_render_interval = %q }
+env_template "DB_PASSWORD" {
+  contents = "{{ with secret \"secret/data/bench\" }}{{ .Data.data.password }}{{ end }}"
+  error_on_missing_key = true
+}
+exec {
+  command = %s
+  restart_on_secret_changes = "always"
+  restart_stop_signal = "SIGTERM"
+}
+`, v.addr, tokenFile, iv.String(), argv)), 0o600)
+			cmd := exec.Command(vaultBin, "agent", "-config="+cfg)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + d}
+			return cmd
+		}},
+	}
+	type result struct {
+		firstChild []time.Duration
+		rss        []int64
+		perPoll    float64
+		pollDetail string
+	}
+	results := make([]result, len(subjects))
+	for r := range runs {
+		for i := range subjects {
+			s := subjects[(r+i)%len(subjects)]
+			idx := slices.IndexFunc(subjects, func(x subject) bool { return x.name == s.name })
+			d, rss, err := once(s, dir, interval)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			results[idx].firstChild = append(results[idx].firstChild, d)
+			results[idx].rss = append(results[idx].rss, rss)
+		}
+	}
+	for i, s := range subjects {
+		n, polls, detail, err := requestsPerPoll(s, dir, audit, window, interval)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		results[i].perPoll = float64(n) / float64(polls)
+		results[i].pollDetail = detail
+	}
+	fmt.Printf("## hush vs Vault Agent (process supervisor)\n\n")
+	fmt.Printf("Both read one KV v2 secret from the same Vault %s dev server into `DB_PASSWORD` of a child "+
+		"(`sh -c 'date +%%s%%N > out; exec sleep'`), then watch it every %v (hush `--poll-interval`, "+
+		"agent `static_secret_render_interval`); the agent uses `auto_auth` `token_file`, hush `HUSH_VAULT_TOKEN_FILE`. "+
+		"Medians of %d runs each, alternating. Time to first child: from exec of the supervisor to the child's `date`. "+
+		"RSS: VmRSS of the supervisor 2s after the child started. Requests per poll: every request in Vault's audit log "+
+		"during a %v watch, over the number of polls.\n\n", vaultVersion(vaultBin), interval, runs, window)
+	fmt.Printf("| supervisor | binary | size (MB) | time to first child (ms) | RSS watching (MiB) | requests per poll |\n|---|---|---|---|---|---|\n")
+	for i, s := range subjects {
+		st, _ := os.Stat(s.bin)
+		fmt.Printf("| %s | %s | %.2f | %.1f | %.2f | %.2f (%s) |\n", s.name, filepath.Base(s.bin), float64(st.Size())/1e6,
+			float64(median(results[i].firstChild).Microseconds())/1000, float64(medianInt(results[i].rss))/1024,
+			results[i].perPoll, results[i].pollDetail)
+	}
+	return nil
+}
+
+// once starts s, waits for its child's first instruction, measures its RSS
+// two seconds later, and stops it.
+func once(s subject, dir string, interval time.Duration) (time.Duration, int64, error) {
+	d, err := os.MkdirTemp(dir, "run-")
+	if err != nil {
+		return 0, 0, err
+	}
+	out := filepath.Join(d, "started")
+	cmd := s.start(d, out, interval)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = append(cmd.Env, "AGENTBENCH_TAG="+tag)
+	cmd.WaitDelay = time.Second
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	defer stop(cmd)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(out)
+		if ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+			first := time.Unix(0, ns).Sub(t0)
+			time.Sleep(2 * time.Second)
+			return first, rssKiB(cmd.Process.Pid), nil
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("no child after 60s:\n%s", logs.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// requestsPerPoll runs s for window and counts the requests Vault logged.
+func requestsPerPoll(s subject, dir, audit string, window, interval time.Duration) (int, int, string, error) {
+	d, err := os.MkdirTemp(dir, "poll-")
+	if err != nil {
+		return 0, 0, "", err
+	}
+	out := filepath.Join(d, "started")
+	cmd := s.start(d, out, interval)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = append(cmd.Env, "AGENTBENCH_TAG="+tag)
+	if err := cmd.Start(); err != nil {
+		return 0, 0, "", err
+	}
+	defer stop(cmd)
+	for i := 0; i < 60000; i++ {
+		if _, err := os.Stat(out); err == nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(interval / 2) // start-up requests are done
+	before := auditPaths(audit)
+	time.Sleep(window)
+	after := auditPaths(audit)
+	counts := map[string]int{}
+	for _, p := range after[len(before):] {
+		counts[p]++
+	}
+	var parts []string
+	total := 0
+	for p, n := range counts {
+		parts = append(parts, fmt.Sprintf("%s ×%d", p, n))
+		total += n
+	}
+	slices.Sort(parts)
+	return total, int(window / interval), strings.Join(parts, ", "), nil
+}
+
+func auditPaths(file string) []string {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var e struct {
+			Type    string `json:"type"`
+			Request struct {
+				Path      string `json:"path"`
+				Operation string `json:"operation"`
+			} `json:"request"`
+		}
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Type == "request" {
+			out = append(out, e.Request.Operation+" "+e.Request.Path)
+		}
+	}
+	return out
+}
+
+// tag marks every process a supervisor starts (the variable is inherited),
+// so that stop finds the children wherever they were re-parented.
+var tag = randomHex(8)
+
+// stop kills a supervisor and everything it started.
+func stop(cmd *exec.Cmd) {
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	want := []byte("AGENTBENCH_TAG=" + tag + "\x00")
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "environ")); err == nil && bytes.Contains(append(b, 0), want) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	cmd.Wait()
+}
+
+func rssKiB(pid int) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func median(xs []time.Duration) time.Duration {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func medianInt(xs []int64) int64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func findVault() (string, error) {
+	if p := os.Getenv("HUSH_VAULT_BIN"); p != "" {
+		return p, nil
+	}
+	out, err := exec.Command("./scripts/build-vault.sh").Output()
+	if err != nil {
+		return "", fmt.Errorf("scripts/build-vault.sh (run from the repository root): %v", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func vaultVersion(bin string) string {
+	out, _ := exec.Command(bin, "version").Output()
+	f := strings.Fields(string(out))
+	if len(f) >= 2 {
+		return strings.TrimSuffix(f[1], ",")
+	}
+	return "?"
+}
+
+type vaultServer struct {
+	addr, token string
+	cmd         *exec.Cmd
+}
+
+func startVault(bin, dir string) (*vaultServer, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	v := &vaultServer{addr: fmt.Sprintf("http://127.0.0.1:%d", port), token: "root-" + randomHex(8)}
+	v.cmd = exec.Command(bin, "server", "-dev", "-dev-root-token-id="+v.token,
+		fmt.Sprintf("-dev-listen-address=127.0.0.1:%d", port), "-dev-no-store-token")
+	v.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	v.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := v.cmd.Start(); err != nil {
+		return nil, err
+	}
+	for i := 0; i < 3000; i++ {
+		if resp, err := http.Get(v.addr + "/v1/sys/health"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return v, nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	v.stop()
+	return nil, fmt.Errorf("vault dev server not healthy")
+}
+
+func (v *vaultServer) stop() {
+	v.cmd.Process.Kill()
+	v.cmd.Wait()
+}
+
+func (v *vaultServer) api(method, path string, body any) error {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest(method, v.addr+"/v1/"+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Vault-Token", v.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s %s: %s", method, path, msg)
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,174 @@
+package vault
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment variables of hush's own (the VAULT_* ones are vault/api's,
+// read by api.DefaultConfig and api.NewClient).
+const (
+	EnvToken          = "VAULT_TOKEN"
+	EnvTokenFile      = "HUSH_VAULT_TOKEN_FILE"
+	EnvRoleID         = "HUSH_VAULT_ROLE_ID"
+	EnvSecretIDFile   = "HUSH_VAULT_SECRET_ID_FILE"
+	EnvSecretIDWrap   = "HUSH_VAULT_SECRET_ID_WRAPPED"
+	EnvAppRoleMount   = "HUSH_VAULT_APPROLE_MOUNT"
+	EnvK8sRole        = "HUSH_VAULT_K8S_ROLE"
+	EnvK8sTokenPath   = "HUSH_VAULT_K8S_TOKEN_PATH"
+	EnvK8sMount       = "HUSH_VAULT_K8S_MOUNT"
+	EnvPollInterval   = "HUSH_VAULT_POLL_INTERVAL"
+	EnvRequestTimeout = "HUSH_VAULT_REQUEST_TIMEOUT"
+)
+
+// Defaults.
+const (
+	defaultK8sTokenPath   = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+	defaultRequestTimeout = 10 * time.Second
+	// defaultCallTimeout bounds one background call (a poll, a login
+	// after the token's max TTL) with its retries.
+	defaultCallTimeout = 30 * time.Second
+	maxRetriesCap      = 10
+	// maxCredentialFile bounds the credential files hush reads (tokens,
+	// secret ids, service account tokens are well under this).
+	maxCredentialFile = 64 << 10
+)
+
+// settings is the backend's configuration, read from hush's environment
+// without touching the network.
+type settings struct {
+	method            authMethod
+	pollInterval      time.Duration // 0: use --poll-interval
+	requestTimeout    time.Duration
+	requestTimeoutSet bool
+	approleMount      string
+	k8sMount          string
+	k8sTokenPath      string
+	roleID            string
+	secretIDFile      string
+	secretIDWrap      bool
+	k8sRole           string
+	tokenFile         string
+}
+
+// authMethod is how hush obtains its Vault token, in order of precedence.
+type authMethod int
+
+const (
+	authNone      authMethod = iota // no credentials: a Vault Agent or Proxy adds the token
+	authToken                       // VAULT_TOKEN
+	authTokenFile                   // HUSH_VAULT_TOKEN_FILE (e.g. a Vault Agent sink)
+	authAppRole                     // HUSH_VAULT_ROLE_ID + HUSH_VAULT_SECRET_ID_FILE
+	authK8s                         // HUSH_VAULT_K8S_ROLE + the service account token
+)
+
+func (m authMethod) String() string {
+	switch m {
+	case authToken:
+		return "token (VAULT_TOKEN)"
+	case authTokenFile:
+		return "token file"
+	case authAppRole:
+		return "approle"
+	case authK8s:
+		return "kubernetes"
+	}
+	return "none"
+}
+
+// canLogin reports whether the method can obtain a new token by itself.
+func (m authMethod) canLogin() bool {
+	return m == authTokenFile || m == authAppRole || m == authK8s
+}
+
+// ownsToken reports whether hush created the token (and so may revoke it).
+func (m authMethod) ownsToken() bool { return m == authAppRole || m == authK8s }
+
+// credentialVars names the variables a method uses to log in, for
+// scrubbing from the child's environment.
+func (s settings) credentialVars() []string {
+	switch s.method {
+	case authToken:
+		return []string{EnvToken}
+	case authTokenFile:
+		return []string{EnvTokenFile}
+	case authAppRole:
+		return []string{EnvRoleID, EnvSecretIDFile, EnvSecretIDWrap}
+	case authK8s:
+		return []string{EnvK8sRole, EnvK8sTokenPath}
+	}
+	return nil
+}
+
+// readSettings reads hush's Vault variables. It reports a configuration
+// mistake (half an AppRole, a bad duration) as an error, so that hush fails
+// before reading anything.
+func readSettings(getenv func(string) string) (settings, error) {
+	s := settings{
+		requestTimeout: defaultRequestTimeout,
+		approleMount:   or(getenv(EnvAppRoleMount), "approle"),
+		k8sMount:       or(getenv(EnvK8sMount), "kubernetes"),
+		k8sTokenPath:   or(getenv(EnvK8sTokenPath), defaultK8sTokenPath),
+		roleID:         strings.TrimSpace(getenv(EnvRoleID)),
+		secretIDFile:   getenv(EnvSecretIDFile),
+		k8sRole:        getenv(EnvK8sRole),
+		tokenFile:      getenv(EnvTokenFile),
+	}
+	var err error
+	if s.pollInterval, err = duration(getenv, EnvPollInterval); err != nil {
+		return s, err
+	}
+	if d, err := duration(getenv, EnvRequestTimeout); err != nil {
+		return s, err
+	} else if d > 0 {
+		s.requestTimeout, s.requestTimeoutSet = d, true
+	}
+	if v := getenv(EnvSecretIDWrap); v != "" {
+		if s.secretIDWrap, err = parseBool(v); err != nil {
+			return s, fmt.Errorf("%s: %w", EnvSecretIDWrap, err)
+		}
+	}
+	switch {
+	case getenv(EnvToken) != "":
+		s.method = authToken
+	case s.tokenFile != "":
+		s.method = authTokenFile
+	case s.roleID != "" || s.secretIDFile != "":
+		if s.roleID == "" || s.secretIDFile == "" {
+			return s, fmt.Errorf("AppRole needs both %s and %s", EnvRoleID, EnvSecretIDFile)
+		}
+		s.method = authAppRole
+	case s.k8sRole != "":
+		s.method = authK8s
+	}
+	return s, nil
+}
+
+func duration(getenv func(string) string, name string) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a duration such as 10s or 1m30s", name, v)
+	}
+	return d, nil
+}
+
+func parseBool(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%q is not a boolean (1/0, true/false)", v)
+	}
+	return b, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,137 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// mountKind is what a secret's mount holds, as far as reading goes.
+type mountKind int
+
+const (
+	kindOther mountKind = iota // database, pki, aws, ...: a plain logical read
+	kindKV1
+	kindKV2
+)
+
+func (k mountKind) String() string {
+	switch k {
+	case kindKV1:
+		return "KV v1"
+	case kindKV2:
+		return "KV v2"
+	}
+	return "non-KV"
+}
+
+type mountInfo struct {
+	path string // "secret/"
+	kind mountKind
+}
+
+// mountCache remembers the mounts found by preflight requests. Mount paths
+// never nest in Vault, so a path under a known mount needs no new
+// preflight; preflights run one at a time so that the references of one
+// mount read at start-up cost one.
+type mountCache struct {
+	sem   chan struct{}
+	once  sync.Once
+	mu    sync.Mutex
+	known map[string]mountInfo
+}
+
+func (c *mountCache) lookup(p string) (mountInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	paths := make([]string, 0, len(c.known))
+	for m := range c.known {
+		paths = append(paths, m)
+	}
+	m := mountOf(p, paths)
+	if m == "" {
+		return mountInfo{}, false
+	}
+	return c.known[m], true
+}
+
+// mount finds the mount of a logical path the way `vault kv get` does:
+// GET sys/internal/ui/mounts/PATH, whose options.version says "2" for KV
+// v2.
+func (b *Backend) mount(ctx context.Context, logical string) (mountInfo, error) {
+	c := &b.mounts
+	c.once.Do(func() {
+		c.sem = make(chan struct{}, 1)
+		c.known = map[string]mountInfo{}
+	})
+	if m, ok := c.lookup(logical); ok {
+		return m, nil
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return mountInfo{}, ctx.Err()
+	}
+	defer func() { <-c.sem }()
+	if m, ok := c.lookup(logical); ok {
+		return m, nil
+	}
+	apiPath := "sys/internal/ui/mounts/" + logical
+	s, err := b.call(ctx, "find the mount of", logical, true, func(ctx context.Context) (*response, error) {
+		return b.client.read(ctx, apiPath, nil)
+	})
+	if err != nil {
+		return mountInfo{}, err
+	}
+	if s == nil {
+		// 404: a Vault older than the endpoint, which the CLI takes for
+		// KV v1 mounted at the first segment.
+		return mountInfo{path: firstSegment(logical), kind: kindKV1}, nil
+	}
+	m, err := parseMount(s)
+	if err != nil {
+		return mountInfo{}, fmt.Errorf("find the mount of %s: %w", logical, err)
+	}
+	if !strings.HasPrefix(logical+"/", m.path) {
+		return mountInfo{}, fmt.Errorf("find the mount of %s: Vault answered with mount %q", logical, m.path)
+	}
+	c.mu.Lock()
+	c.known[m.path] = m
+	c.mu.Unlock()
+	b.log.Debug("Vault mount", "mount", m.path, "kind", m.kind.String())
+	return m, nil
+}
+
+// parseMount reads a preflight answer: data.path ("secret/"), data.type
+// ("kv") and data.options.version ("2").
+func parseMount(s *response) (mountInfo, error) {
+	if s == nil || s.Data == nil {
+		return mountInfo{}, fmt.Errorf("no mount there")
+	}
+	p, _ := s.Data["path"].(string)
+	if p == "" {
+		return mountInfo{}, fmt.Errorf("no mount path in Vault's answer")
+	}
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	m := mountInfo{path: p, kind: kindOther}
+	typ, _ := s.Data["type"].(string)
+	version := ""
+	if opts, ok := s.Data["options"].(map[string]any); ok {
+		version, _ = opts["version"].(string)
+	}
+	switch {
+	case version == "2":
+		m.kind = kindKV2
+	case typ == "kv" || typ == "generic":
+		m.kind = kindKV1
+	}
+	return m, nil
+}
+
+func firstSegment(p string) string {
+	seg, _, _ := strings.Cut(p, "/")
+	return seg + "/"
+}

@@ -1,0 +1,477 @@
+// Package vault is the HashiCorp Vault backend:
+//
+//	ref+vault://MOUNT/PATH[?version=N][#/json/pointer]
+//
+// PATH is the logical path, as `vault kv get` and vals take it
+// (secret/myapp, not secret/data/myapp): hush asks Vault what is mounted
+// there (sys/internal/ui/mounts/PATH, the CLI's preflight) and reads KV v2
+// through its data/ API path, KV v1 and every other engine (database, pki
+// with generate_lease, aws, ...) with a plain logical read. The document is
+// the JSON of the secret's data, so that #/pointer selects a field.
+//
+// References to the same path are one read, so a dynamic database
+// credential's username and password come from one lease. Leases and hush's
+// own token are renewed while hush runs; a lease that cannot be renewed any
+// further (max TTL, revoked) makes the watcher report its group, whose
+// re-read takes a new lease and rotates the child. KV v2 secrets are polled
+// for a new version (a metadata read per secret and poll), KV v1 and other
+// non-leased reads for a new content.
+//
+// Nothing touches the network before the first Read or the first poll:
+// most runs reference no Vault secret, and start-up cost is a budget.
+package vault
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hushinit/hush/sources"
+)
+
+// Name is the backend name in references.
+const Name = "vault"
+
+// Config is what hush gives the backend at construction.
+type Config struct {
+	// Getenv reads hush's own environment: VAULT_ADDR, VAULT_TOKEN, the
+	// other VAULT_* settings and HUSH_VAULT_*.
+	Getenv func(string) string
+	// RevokeOnExit revokes the leases hush took, and the token it logged
+	// in with, when hush exits (--revoke-on-exit).
+	RevokeOnExit bool
+	Logger       *slog.Logger // names, paths and statuses only, never values or tokens
+}
+
+// Backend reads secrets from Vault. It is safe for concurrent use: the
+// resolver reads every group at once.
+type Backend struct {
+	cfg      Config
+	set      settings
+	setErr   error
+	log      *slog.Logger
+	used     atomic.Bool
+	ctx      context.Context // ends at Close: stops renewals and polls
+	cancel   context.CancelFunc
+	initOnce sync.Once
+	initErr  error
+	client   *client
+
+	auth   authState
+	down   outage
+	mounts mountCache
+
+	mu     sync.Mutex
+	groups map[sources.GroupKey]*group
+	leases []*lease // every lease taken, for --revoke-on-exit
+	notify func(sources.GroupKey)
+	closed bool
+}
+
+// New returns a Vault backend. It reads hush's settings from the
+// environment and does nothing else: no client, no network.
+func New(cfg Config) *Backend {
+	if cfg.Getenv == nil {
+		cfg.Getenv = func(string) string { return "" }
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Backend{cfg: cfg, log: log, ctx: ctx, cancel: cancel, groups: map[sources.GroupKey]*group{}}
+	b.set, b.setErr = readSettings(cfg.Getenv)
+	b.auth.sem = make(chan struct{}, 1)
+	b.auth.changed = make(chan struct{})
+	return b
+}
+
+// ValidQuery implements sources.QueryValidator: only ?version=N.
+func (b *Backend) ValidQuery(query url.Values) error { return validQuery(query) }
+
+// UsedCredentials implements sources.CredentialUser: the variables of the
+// auth method, once the backend has been used.
+func (b *Backend) UsedCredentials() []string {
+	if !b.used.Load() {
+		return nil
+	}
+	return b.set.credentialVars()
+}
+
+// group is what hush knows about one referenced secret since its last read.
+type group struct {
+	kind       mountKind
+	logical    string // the path as referenced, cleaned
+	apiPath    string // what was read
+	mount      string
+	pinned     bool     // ?version=N: never changes
+	marker     string   // KV v2: "version@created_time" of the version read
+	digest     [32]byte // other non-leased reads: digest of the document
+	lease      *lease   // dynamic secrets: the current lease
+	metaDenied bool     // the token may not read KV v2 metadata: poll the data
+}
+
+// Read implements sources.Backend.
+func (b *Backend) Read(ctx context.Context, path string, query url.Values) (sources.Secret, error) {
+	if err := validQuery(query); err != nil {
+		return sources.Secret{}, err
+	}
+	logical, err := cleanPath(path)
+	if err != nil {
+		return sources.Secret{}, err
+	}
+	if err := b.start(ctx); err != nil {
+		return sources.Secret{}, err
+	}
+	m, err := b.mount(ctx, logical)
+	if err != nil {
+		return sources.Secret{}, err
+	}
+	version := versionOf(query)
+	g := &group{kind: m.kind, mount: m.path, pinned: version > 0, logical: logical, apiPath: logical}
+	var params url.Values
+	if m.kind == kindKV2 {
+		g.apiPath = kvPath(m.path, logical, "data")
+		if version > 0 {
+			params = url.Values{paramVersion: {fmt.Sprint(version)}}
+		}
+	} else if version > 0 {
+		return sources.Secret{}, fmt.Errorf("?version= needs a KV v2 secret, and %s is a %s mount", m.path, m.kind)
+	}
+	s, err := b.call(ctx, "read", g.apiPath, true, func(ctx context.Context) (*response, error) {
+		return b.client.read(ctx, g.apiPath, params)
+	})
+	if err != nil {
+		return sources.Secret{}, err
+	}
+	data, marker, err := documentOf(m, logical, version, s)
+	if err != nil {
+		return sources.Secret{}, err
+	}
+	doc, err := encodeDoc(data)
+	if err != nil {
+		return sources.Secret{}, fmt.Errorf("%s: %w", logical, err)
+	}
+	g.marker = marker
+	g.digest = sha256.Sum256(doc)
+	key := sources.GroupKey{Backend: Name, Path: path, Query: query.Encode()}
+	b.record(key, g, logical, s)
+	return sources.NewSecret(doc), nil
+}
+
+// documentOf picks the secret's data out of a read's response.
+func documentOf(m mountInfo, logical string, version int, s *response) (map[string]any, string, error) {
+	missing := func(format string, args ...any) error {
+		return sources.NotFound(fmt.Errorf(format, args...))
+	}
+	if s == nil {
+		hint := ""
+		if m.kind == kindKV2 && hasSegmentPrefix(logical, m.path, "data") {
+			hint = fmt.Sprintf(" (write the logical path, without %sdata/)", m.path)
+		}
+		return nil, "", missing("no secret at %s%s", logical, hint)
+	}
+	if m.kind != kindKV2 {
+		if s.Data == nil {
+			return map[string]any{}, "", nil
+		}
+		return s.Data, "", nil
+	}
+	meta, _ := s.Data["metadata"].(map[string]any)
+	data, _ := s.Data["data"].(map[string]any)
+	if data == nil {
+		v := "the latest version"
+		if version > 0 {
+			v = fmt.Sprintf("version %d", version)
+		}
+		return nil, "", missing("%s of %s is deleted or destroyed", v, logical)
+	}
+	return data, markerOf(meta["version"], meta["created_time"]), nil
+}
+
+// markerOf identifies a KV v2 version across a server's life: the number
+// alone repeats if the secret is deleted and written again, or the server
+// is rebuilt.
+func markerOf(version, created any) string {
+	return fmt.Sprintf("%v@%v", version, created)
+}
+
+func hasSegmentPrefix(logical, mount, seg string) bool {
+	rel := logical[len(mount)-1:]
+	return len(rel) > len(seg)+1 && rel[1:len(seg)+1] == seg && rel[len(seg)+1] == '/'
+}
+
+// encodeDoc renders a secret's data as compact JSON, keys sorted, without
+// HTML escaping (a value with "<" must come out as written).
+func encodeDoc(data map[string]any) ([]byte, error) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(data); err != nil {
+		return nil, errors.New("the secret's data cannot be encoded as JSON")
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// record remembers what a read returned, for the watcher, and takes care of
+// its lease.
+func (b *Backend) record(key sources.GroupKey, g *group, logical string, s *response) {
+	var l *lease
+	if s.LeaseID != "" {
+		l = b.newLease(key, logical, s)
+		g.lease = l
+	}
+	b.mu.Lock()
+	old := b.groups[key]
+	b.groups[key] = g
+	if old != nil && old.metaDenied {
+		g.metaDenied = true
+	}
+	closed := b.closed
+	if l != nil {
+		// Keep the leases that may still be alive, for --revoke-on-exit.
+		live := b.leases[:0]
+		for _, x := range b.leases {
+			if !x.expired() {
+				live = append(live, x)
+			}
+		}
+		b.leases = append(live, l)
+	}
+	b.mu.Unlock()
+	// The previous lease of this group belonged to the child being
+	// replaced: stop renewing it (it lives out its current TTL and is
+	// revoked at exit with --revoke-on-exit).
+	if old != nil && old.lease != nil {
+		old.lease.stop()
+	}
+	if l != nil && !closed {
+		go b.keepLease(l)
+	}
+}
+
+func (b *Backend) group(key sources.GroupKey) (group, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	g, ok := b.groups[key]
+	if !ok {
+		return group{}, false
+	}
+	return *g, true
+}
+
+func (b *Backend) notifyKey(key sources.GroupKey) {
+	b.mu.Lock()
+	notify := b.notify
+	b.mu.Unlock()
+	if notify != nil {
+		notify(key)
+	}
+}
+
+// start creates the client and obtains a token, once.
+func (b *Backend) start(ctx context.Context) error {
+	if b.setErr != nil {
+		return b.setErr
+	}
+	b.initOnce.Do(func() {
+		b.used.Store(true)
+		b.client, b.initErr = b.newClient()
+	})
+	if b.initErr != nil {
+		return b.initErr
+	}
+	return b.ensureToken(ctx)
+}
+
+// newClient configures the client from the VAULT_* variables, with hush's
+// per-request timeout (HUSH_VAULT_REQUEST_TIMEOUT, else VAULT_CLIENT_TIMEOUT,
+// else 10s).
+func (b *Backend) newClient() (*client, error) {
+	e, err := readClientEnv(b.cfg.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("Vault client settings: %w", err)
+	}
+	timeout := b.set.requestTimeout
+	if !b.set.requestTimeoutSet && e.clientTimeout > 0 {
+		timeout = e.clientTimeout
+	}
+	c, err := newClient(e, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("Vault client settings: %w", err)
+	}
+	return c, nil
+}
+
+// call runs one Vault request. A 403 first checks that hush's token is
+// still good (and logs in again if it is not), once. Transient failures
+// (network, 5xx except 501, 429, 412) are retried with backoff: until ctx's
+// deadline when persist is set (start-up and rotation reads), at most
+// VAULT_MAX_RETRIES times (default 2) otherwise. They are logged once per
+// outage, not once per attempt.
+func (b *Backend) call(ctx context.Context, op, path string, persist bool, f func(context.Context) (*response, error)) (*response, error) {
+	reauthed := false
+	var last *requestError // the last failure with a real cause
+	for attempt := 0; ; attempt++ {
+		gen := b.auth.generation()
+		s, err := f(ctx)
+		if err == nil {
+			b.down.recovered(b.log, b.address())
+			return s, nil
+		}
+		e := describe(op, path, err)
+		if ctx.Err() != nil && last != nil {
+			e = last // "no answer before the deadline" says less than the cause
+		}
+		if e.status == 403 && !reauthed && op != "log in" && b.set.method.canLogin() {
+			reauthed = true
+			if b.refreshToken(ctx, gen) {
+				attempt--
+				continue
+			}
+		}
+		if (e.status == 403 || e.cause == "no Vault token") && b.set.method == authNone {
+			return nil, fmt.Errorf("%w: no Vault credentials configured (set VAULT_TOKEN, %s, %s+%s or %s)",
+				e, EnvTokenFile, EnvRoleID, EnvSecretIDFile, EnvK8sRole)
+		}
+		if !e.transient() || ctx.Err() != nil {
+			return nil, b.withAddress(e)
+		}
+		last = e
+		b.down.failed(b.log, b.address(), e, persist)
+		if !persist && attempt >= b.client.maxRetries {
+			return nil, b.withAddress(e)
+		}
+		wait := max(backoff(attempt), e.wait)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+100*time.Millisecond {
+			// Give up now, with the real cause, rather than at the
+			// deadline with only "context deadline exceeded".
+			return nil, fmt.Errorf("%w (gave up at the deadline after %d attempts)", b.withAddress(e), attempt+1)
+		}
+		if !sleep(ctx, wait) {
+			return nil, b.withAddress(e)
+		}
+	}
+}
+
+func (b *Backend) address() string {
+	if b.client == nil {
+		return ""
+	}
+	return b.client.address()
+}
+
+func (b *Backend) withAddress(e *requestError) error {
+	if e.status == 0 || e.transient() {
+		return fmt.Errorf("Vault at %s: %w", b.address(), e)
+	}
+	return e
+}
+
+// backoff is the wait before retry number attempt+1: 250ms doubling to 5s,
+// with up to 20% jitter.
+func backoff(attempt int) time.Duration {
+	d := 250 * time.Millisecond << min(attempt, 5)
+	d = min(d, 5*time.Second)
+	return d + time.Duration(rand.Int64N(int64(d/5)+1))
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// outage logs a Vault that cannot be reached once when it starts and once
+// when it ends, not at every retry.
+type outage struct {
+	mu    sync.Mutex
+	down  bool
+	since time.Time
+}
+
+func (o *outage) failed(log *slog.Logger, addr string, e *requestError, startup bool) {
+	o.mu.Lock()
+	first := !o.down
+	if first {
+		o.down, o.since = true, time.Now()
+	}
+	o.mu.Unlock()
+	if !first {
+		log.Debug("Vault still not reachable", "addr", addr, "err", e.Error())
+		return
+	}
+	if startup {
+		log.Warn("Vault not reachable; retrying until the deadline", "addr", addr, "err", e.Error())
+	} else {
+		log.Warn("Vault not reachable; the child keeps its current secrets and hush keeps trying", "addr", addr, "err", e.Error())
+	}
+}
+
+func (o *outage) recovered(log *slog.Logger, addr string) {
+	o.mu.Lock()
+	was, since := o.down, o.since
+	o.down = false
+	o.mu.Unlock()
+	if was {
+		log.Info("Vault reachable again", "addr", addr, "after", time.Since(since).Round(time.Millisecond))
+	}
+}
+
+// Close implements sources.Closer: it stops renewals and polls and, with
+// --revoke-on-exit, revokes the leases hush took and the token it logged in
+// with.
+func (b *Backend) Close(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	leases := b.leases
+	b.mu.Unlock()
+	b.cancel()
+	if b.client == nil || !b.cfg.RevokeOnExit {
+		return nil
+	}
+	var errs []error
+	revoked := 0
+	if tok := b.client.currentToken(); b.set.method.ownsToken() && tok != "" {
+		// hush's own token: revoking it revokes every lease it took (those
+		// of earlier tokens died with them).
+		if _, err := b.client.write(ctx, "auth/token/revoke-self", nil, tok); err != nil {
+			errs = append(errs, describe("revoke hush's token", "auth/token/revoke-self", err))
+		}
+		revoked = len(leases)
+	} else {
+		for _, l := range leases {
+			if l.expired() {
+				continue
+			}
+			if _, err := b.client.write(ctx, "sys/leases/revoke", map[string]any{"lease_id": l.id}, tok); err != nil {
+				errs = append(errs, describe("revoke the lease of", l.path, err))
+				continue
+			}
+			revoked++
+		}
+	}
+	b.log.Debug("revoked Vault leases at exit", "leases", revoked)
+	return errors.Join(errs...)
+}

@@ -1,0 +1,373 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hushinit/hush/sources"
+)
+
+func TestValidQuery(t *testing.T) {
+	ok := []string{"", "version=1", "version=42"}
+	for _, q := range ok {
+		v, _ := url.ParseQuery(q)
+		if err := validQuery(v); err != nil {
+			t.Errorf("%q: %v", q, err)
+		}
+	}
+	bad := map[string]string{
+		"version=0":                `not a positive integer`,
+		"version=-1":               `not a positive integer`,
+		"version=x":                `not a positive integer`,
+		"version=+1":               `not a positive integer`,
+		"version=1&version=2":      `given 2 times`,
+		"token_file=/t":            "HUSH_VAULT_TOKEN_FILE",
+		"address=http://x":         "VAULT_ADDR",
+		"auth_method=approle":      "HUSH_VAULT_",
+		"colour=red&flavour=lemon": `unknown query parameter "colour", "flavour"`,
+	}
+	for q, want := range bad {
+		v, _ := url.ParseQuery(q)
+		err := validQuery(v)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want an error containing %q", q, err, want)
+		}
+	}
+	v, _ := url.ParseQuery("version=7")
+	if n := versionOf(v); n != 7 {
+		t.Errorf("versionOf = %d", n)
+	}
+	if n := versionOf(url.Values{}); n != 0 {
+		t.Errorf("versionOf(empty) = %d", n)
+	}
+}
+
+func TestCleanPath(t *testing.T) {
+	for in, want := range map[string]string{"secret/app": "secret/app", "secret/app/": "secret/app", "a": "a"} {
+		if got, err := cleanPath(in); err != nil || got != want {
+			t.Errorf("cleanPath(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"/secret/app", "", "/", "secret//app", "secret/./app", "secret/../x"} {
+		if _, err := cleanPath(in); err == nil {
+			t.Errorf("cleanPath(%q): no error", in)
+		}
+	}
+}
+
+func TestMountAndKVPaths(t *testing.T) {
+	mounts := []string{"secret/", "team/kv/", "kv1/"}
+	for p, want := range map[string]string{
+		"secret/app":       "secret/",
+		"secret/a/b/c":     "secret/",
+		"team/kv/app":      "team/kv/",
+		"team/other":       "",
+		"secretive/x":      "",
+		"kv1/app":          "kv1/",
+		"database/creds/x": "",
+	} {
+		if got := mountOf(p, mounts); got != want {
+			t.Errorf("mountOf(%q) = %q, want %q", p, got, want)
+		}
+	}
+	for _, c := range []struct{ mount, logical, prefix, want string }{
+		{"secret/", "secret/app", "data", "secret/data/app"},
+		{"secret/", "secret/a/b", "metadata", "secret/metadata/a/b"},
+		{"team/kv/", "team/kv/app", "data", "team/kv/data/app"},
+		{"secret/", "secret", "data", "secret/data"},
+	} {
+		if got := kvPath(c.mount, c.logical, c.prefix); got != c.want {
+			t.Errorf("kvPath(%q, %q, %q) = %q, want %q", c.mount, c.logical, c.prefix, got, c.want)
+		}
+	}
+	if !hasSegmentPrefix("secret/data/app", "secret/", "data") || hasSegmentPrefix("secret/database", "secret/", "data") ||
+		hasSegmentPrefix("secret", "secret/", "data") {
+		t.Error("hasSegmentPrefix")
+	}
+}
+
+func TestParseMount(t *testing.T) {
+	for _, c := range []struct {
+		data map[string]any
+		want mountInfo
+	}{
+		{map[string]any{"path": "secret/", "type": "kv", "options": map[string]any{"version": "2"}}, mountInfo{"secret/", kindKV2}},
+		{map[string]any{"path": "kv1/", "type": "kv", "options": map[string]any{"version": "1"}}, mountInfo{"kv1/", kindKV1}},
+		{map[string]any{"path": "old/", "type": "kv", "options": nil}, mountInfo{"old/", kindKV1}},
+		{map[string]any{"path": "database", "type": "database"}, mountInfo{"database/", kindOther}},
+	} {
+		got, err := parseMount(&response{Data: c.data})
+		if err != nil || got != c.want {
+			t.Errorf("parseMount(%v) = %v, %v; want %v", c.data, got, err, c.want)
+		}
+	}
+	if _, err := parseMount(&response{Data: map[string]any{"type": "kv"}}); err == nil {
+		t.Error("no path: no error")
+	}
+}
+
+func TestDocumentOf(t *testing.T) {
+	kv2 := mountInfo{"secret/", kindKV2}
+	resp := &response{Data: map[string]any{
+		"data":     map[string]any{"password": "<p&w>", "port": json.Number("5432")},
+		"metadata": map[string]any{"version": json.Number("3"), "created_time": "2026-01-01T00:00:00Z"},
+	}}
+	data, marker, err := documentOf(kv2, "secret/app", 0, resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := encodeDoc(data)
+	if err != nil || string(doc) != `{"password":"<p&w>","port":5432}` {
+		t.Errorf("doc %s, %v", doc, err)
+	}
+	if marker != "3@2026-01-01T00:00:00Z" {
+		t.Errorf("marker %q", marker)
+	}
+	meta := &response{Data: map[string]any{
+		"current_version": json.Number("3"),
+		"versions":        map[string]any{"3": map[string]any{"created_time": "2026-01-01T00:00:00Z"}},
+	}}
+	if m := metadataMarker(meta); m != marker {
+		t.Errorf("metadata marker %q, data marker %q", m, marker)
+	}
+	// A deleted version and a missing secret are "not found".
+	deleted := &response{Data: map[string]any{"data": nil, "metadata": map[string]any{"version": json.Number("4")}}}
+	if _, _, err := documentOf(kv2, "secret/app", 0, deleted); !errors.Is(err, sources.ErrNotFound) {
+		t.Errorf("deleted: %v", err)
+	}
+	_, _, err = documentOf(kv2, "secret/data/app", 0, nil)
+	if !errors.Is(err, sources.ErrNotFound) || !strings.Contains(err.Error(), "logical path") {
+		t.Errorf("missing: %v", err)
+	}
+	other := mountInfo{"database/", kindOther}
+	data, _, err = documentOf(other, "database/creds/app", 0, &response{Data: map[string]any{"username": "u"}})
+	if err != nil || data["username"] != "u" {
+		t.Errorf("logical: %v %v", data, err)
+	}
+}
+
+func TestReadSettings(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	for _, c := range []struct {
+		env  func(string) string
+		want authMethod
+	}{
+		{env(), authNone},
+		{env("VAULT_TOKEN", "t", EnvTokenFile, "/f", EnvRoleID, "r", EnvSecretIDFile, "/s", EnvK8sRole, "k"), authToken},
+		{env(EnvTokenFile, "/f", EnvRoleID, "r", EnvSecretIDFile, "/s", EnvK8sRole, "k"), authTokenFile},
+		{env(EnvRoleID, "r", EnvSecretIDFile, "/s", EnvK8sRole, "k"), authAppRole},
+		{env(EnvK8sRole, "k"), authK8s},
+	} {
+		s, err := readSettings(c.env)
+		if err != nil || s.method != c.want {
+			t.Errorf("method %v, %v; want %v", s.method, err, c.want)
+		}
+	}
+	for _, bad := range []func(string) string{
+		env(EnvRoleID, "r"),
+		env(EnvSecretIDFile, "/s"),
+		env(EnvPollInterval, "soon"),
+		env(EnvRequestTimeout, "0s"),
+		env(EnvSecretIDWrap, "maybe"),
+	} {
+		if _, err := readSettings(bad); err == nil {
+			t.Error("bad settings accepted")
+		}
+	}
+	s, _ := readSettings(env(EnvPollInterval, "5s", EnvRequestTimeout, "3s"))
+	if s.pollInterval != 5*time.Second || s.requestTimeout != 3*time.Second || !s.requestTimeoutSet {
+		t.Errorf("durations: %+v", s)
+	}
+	if got := (settings{method: authToken}).credentialVars(); len(got) != 1 || got[0] != "VAULT_TOKEN" {
+		t.Errorf("credentialVars %v", got)
+	}
+}
+
+func TestRequestErrors(t *testing.T) {
+	e := describe("read", "secret/data/x", &statusError{status: 403, errors: []string{"1 error occurred:\n\t* permission denied\n\n"}})
+	if e.Error() != "read secret/data/x: HTTP 403 (permission denied)" || e.transient() {
+		t.Errorf("403: %q transient=%v", e, e.transient())
+	}
+	// The server's own text never appears, whatever it says.
+	e = describe("log in", "auth/approle/login", &statusError{status: 400, errors: []string{"invalid secret id hunter2"}})
+	if strings.Contains(e.Error(), "hunter2") || !strings.Contains(e.Error(), "invalid secret id") {
+		t.Errorf("400: %q", e)
+	}
+	for status, transient := range map[int]bool{500: true, 502: true, 503: true, 429: true, 412: true, 501: false, 404: false, 400: false} {
+		if got := describe("x", "p", &statusError{status: status}).transient(); got != transient {
+			t.Errorf("%d transient = %v", status, got)
+		}
+	}
+	_, err := net.Dial("tcp", "127.0.0.1:1")
+	e = describe("read", "p", &url.Error{Op: "Get", URL: "http://127.0.0.1:1/v1/p", Err: err})
+	if e.Error() != "read p: connection refused" || !e.transient() {
+		t.Errorf("network: %q transient=%v", e, e.transient())
+	}
+	e = describe("read", "p", context.Canceled)
+	if e.transient() {
+		t.Error("cancelled is transient")
+	}
+}
+
+func TestClientEnv(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	e, err := readClientEnv(env(map[string]string{
+		"VAULT_ADDR": "http://a:1", "VAULT_AGENT_ADDR": "http://agent:2", "VAULT_MAX_RETRIES": "99",
+		"VAULT_CLIENT_TIMEOUT": "7", "VAULT_RATE_LIMIT": "10:3", "VAULT_SKIP_VERIFY": "true",
+		"VAULT_HTTP_PROXY": "http://p1", "VAULT_PROXY_ADDR": "http://p2", "VAULT_NAMESPACE": "ns1",
+		"VAULT_HEADERS": `{"X-Trace":"abc"}`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.addr != "http://agent:2" || e.maxRetries != maxRetriesCap || e.clientTimeout != 7*time.Second ||
+		e.rate != 10 || e.burst != 3 || !e.skipVerify || e.proxy != "http://p2" || e.namespace != "ns1" || e.headers["X-Trace"] != "abc" {
+		t.Errorf("%+v", e)
+	}
+	for _, bad := range []map[string]string{
+		{"VAULT_SKIP_VERIFY": "perhaps"},
+		{"VAULT_MAX_RETRIES": "-1"},
+		{"VAULT_CLIENT_TIMEOUT": "soon"},
+		{"VAULT_RATE_LIMIT": "fast"},
+		{"VAULT_HEADERS": `{"X-Vault-Token":"x"}`},
+		{"VAULT_HEADERS": `not json`},
+		{"VAULT_CLIENT_CERT": "/c"},
+	} {
+		if _, err := readClientEnv(env(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if _, err := newClient(clientEnv{addr: "ftp://x"}, time.Second); err == nil {
+		t.Error("ftp address accepted")
+	}
+}
+
+// The client's requests: the headers vault/api sends, the token only when
+// there is one, never a wrapping TTL (whatever VAULT_WRAP_TTL says), one
+// redirect followed, 404 as nothing.
+func TestClientRequests(t *testing.T) {
+	var seen []*http.Request
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/secret/data/app", func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r)
+		w.Write([]byte(`{"data":{"data":{"k":"v"},"metadata":{"version":1}}}`))
+	})
+	mux.HandleFunc("/v1/moved", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/v1/secret/data/app", http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("/v1/missing", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(404)
+		w.Write([]byte(`{"errors":[]}`))
+	})
+	mux.HandleFunc("/v1/busy", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(429)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	e, err := readClientEnv(func(k string) string {
+		return map[string]string{"VAULT_ADDR": srv.URL, "VAULT_NAMESPACE": "team", "VAULT_WRAP_TTL": "5m", "VAULT_HEADERS": `{"X-Trace":"1"}`}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newClient(e, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if r, err := c.read(ctx, "secret/data/app", nil); err != nil || r.Data["data"].(map[string]any)["k"] != "v" {
+		t.Fatalf("read: %v %v", r, err)
+	}
+	c.setToken("tok")
+	if _, err := c.read(ctx, "moved", nil); err != nil {
+		t.Fatalf("redirect: %v", err)
+	}
+	if len(seen) != 2 {
+		t.Fatalf("%d requests", len(seen))
+	}
+	for i, r := range seen {
+		h := r.Header
+		if h.Get("X-Vault-Request") != "true" || h.Get("X-Vault-Namespace") != "team" || h.Get("X-Trace") != "1" || h.Get("X-Vault-Wrap-TTL") != "" {
+			t.Errorf("request %d headers: %v", i, h)
+		}
+	}
+	if seen[0].Header.Get("X-Vault-Token") != "" || seen[1].Header.Get("X-Vault-Token") != "tok" {
+		t.Error("token headers")
+	}
+	if r, err := c.read(ctx, "missing", nil); r != nil || err != nil {
+		t.Errorf("404: %v %v", r, err)
+	}
+	_, err = c.read(ctx, "busy", nil)
+	if d := describe("read", "busy", err); d.status != 429 || d.wait != 2*time.Second || !d.transient() {
+		t.Errorf("429: %+v", d)
+	}
+	c.setToken("bad\ntoken")
+	if _, err := c.read(ctx, "secret/data/app", nil); err == nil {
+		t.Error("a token with a newline was sent")
+	}
+}
+
+// A unix:// address talks HTTP over the socket (Vault Agent's listener).
+func TestClientUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"data":{"path":"` + r.URL.Path + `"}}`))
+	})}
+	go srv.Serve(l)
+	defer srv.Close()
+	c, err := newClient(clientEnv{addr: "unix://" + sock}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.read(context.Background(), "kv/x", nil)
+	if err != nil || r.Data["path"] != "/v1/kv/x" {
+		t.Errorf("%v %v", r, err)
+	}
+}
+
+// New does nothing but read settings: no client, no network.
+func TestNewIsLazy(t *testing.T) {
+	b := New(Config{Getenv: func(k string) string {
+		return map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t"}[k]
+	}})
+	if b.client != nil || b.UsedCredentials() != nil {
+		t.Error("New made a client, or reports credentials it did not use")
+	}
+	if err := b.Close(context.Background()); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRenewSchedule(t *testing.T) {
+	for _, ttl := range []time.Duration{time.Second, 4 * time.Second, time.Hour} {
+		for range 100 {
+			g := graceOf(ttl)
+			if g < ttl/10 || g > ttl/5 {
+				t.Fatalf("grace %v for %v", g, ttl)
+			}
+			if w := sleepBeforeRenewal(ttl, g); ttl-w <= g {
+				t.Fatalf("a fresh %v would end at once (wait %v, grace %v)", ttl, w, g)
+			}
+		}
+	}
+}

@@ -1,0 +1,165 @@
+package vault
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hushinit/hush/sources"
+)
+
+// Watch implements sources.Watcher. It puts the watch in place without a
+// request: leases report themselves when they end (see keepLease), and
+// every poll interval (HUSH_VAULT_POLL_INTERVAL, else --poll-interval) hush
+// checks each secret it read that has neither a lease nor a pinned version:
+//
+//   - KV v2: GET MOUNT/metadata/PATH, whose current version (and its
+//     creation time) is compared with the version read; no value crosses the
+//     wire. A token without read on metadata falls back to the data read,
+//     comparing its version the same way.
+//   - KV v1 and other engines: the secret is read and its digest compared.
+//
+// One request per secret and poll. A failed poll (Vault down) changes
+// nothing for the child; the next poll tries again.
+func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sources.WatchOptions, notify func(sources.GroupKey)) error {
+	if b.setErr != nil {
+		return b.setErr
+	}
+	b.mu.Lock()
+	b.notify = notify
+	b.mu.Unlock()
+	interval := opts.PollInterval
+	if b.set.pollInterval > 0 {
+		interval = b.set.pollInterval
+	}
+	if interval > 0 {
+		go b.pollLoop(ctx, keys, interval)
+	}
+	return nil
+}
+
+func (b *Backend) pollLoop(ctx context.Context, keys []sources.GroupKey, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+		}
+		pending := false
+		for _, k := range keys {
+			g, ok := b.group(k)
+			if !ok {
+				pending = true // not read yet (or its read failed)
+				continue
+			}
+			if g.lease != nil || g.pinned {
+				continue
+			}
+			pending = true
+			b.poll(ctx, k, g)
+		}
+		if !pending {
+			// Only leases and pinned versions: nothing to poll, ever.
+			b.log.Debug("Vault watch: nothing to poll; leases report their own end")
+			return
+		}
+	}
+}
+
+// poll checks one secret and reports it when it may have changed.
+func (b *Backend) poll(ctx context.Context, key sources.GroupKey, g group) {
+	if err := b.start(ctx); err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
+	defer cancel()
+	changed, err := b.changed(ctx, key, g)
+	if err != nil {
+		var re *requestError
+		if errors.As(err, &re) && re.transient() {
+			return // logged by call, once per outage
+		}
+		b.log.Warn("cannot check a Vault secret for changes", "path", key.Path, "err", err.Error())
+		return
+	}
+	if changed {
+		b.log.Debug("Vault secret changed", "path", key.Path)
+		b.notifyKey(key)
+	}
+}
+
+func (b *Backend) changed(ctx context.Context, key sources.GroupKey, g group) (bool, error) {
+	if g.kind != kindKV2 {
+		s, err := b.call(ctx, "poll", g.apiPath, false, func(ctx context.Context) (*response, error) {
+			return b.client.read(ctx, g.apiPath, nil)
+		})
+		if err != nil {
+			return false, err
+		}
+		if s == nil {
+			return true, nil // gone: the re-read reports it
+		}
+		doc, err := encodeDoc(s.Data)
+		if err != nil {
+			return false, err
+		}
+		return sha256.Sum256(doc) != g.digest, nil
+	}
+	if !g.metaDenied {
+		p := kvPath(g.mount, g.logical, "metadata")
+		s, err := b.call(ctx, "poll", p, false, func(ctx context.Context) (*response, error) {
+			return b.client.read(ctx, p, nil)
+		})
+		var re *requestError
+		switch {
+		case err == nil:
+			return metadataMarker(s) != g.marker, nil
+		case errors.As(err, &re) && re.status == 403:
+			b.log.Debug("hush's token may not read KV metadata; polling the data instead", "path", key.Path)
+			b.mu.Lock()
+			if cur, ok := b.groups[key]; ok {
+				cur.metaDenied = true
+			}
+			b.mu.Unlock()
+		default:
+			return false, err
+		}
+	}
+	s, err := b.call(ctx, "poll", g.apiPath, false, func(ctx context.Context) (*response, error) {
+		return b.client.read(ctx, g.apiPath, nil)
+	})
+	if err != nil {
+		return false, err
+	}
+	if s == nil {
+		return g.marker != "", nil
+	}
+	meta, _ := s.Data["metadata"].(map[string]any)
+	return markerOf(meta["version"], meta["created_time"]) != g.marker, nil
+}
+
+// metadataMarker is the marker of the current version from a KV v2 metadata
+// answer: current_version and that version's created_time.
+func metadataMarker(s *response) string {
+	if s == nil || s.Data == nil {
+		return ""
+	}
+	cur := s.Data["current_version"]
+	var created any
+	if versions, ok := s.Data["versions"].(map[string]any); ok {
+		if v, ok := versions[fmt.Sprint(cur)].(map[string]any); ok {
+			created = v["created_time"]
+		}
+	}
+	if n, ok := cur.(json.Number); ok {
+		cur = n.String()
+	}
+	return markerOf(cur, created)
+}
