@@ -67,8 +67,11 @@ fuzz:
 demo: build
 	./examples/demo.sh bin/hush
 
-bench: deps-base flavours
+# bench measures hush next to tini, dumb-init and catatonit, then hush-vault
+# next to Vault Agent against a real Vault (appended to the same report).
+bench: deps flavours
 	$(GO) run ./integration/bench -hush bin/hush -flavour files=bin/hush-files -flavour vault=bin/hush-vault -out docs/benchmarks.md
+	$(GO) run ./integration/vault/agentbench -hush bin/hush-vault >> docs/benchmarks.md
 
 clean:
 	rm -rf bin

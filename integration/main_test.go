@@ -16,10 +16,11 @@ package integration
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hushinit/hush/integration/internal/testbin"
 )
 
 // Paths of the binaries under test, set by TestMain.
@@ -47,21 +48,13 @@ func runMain(m *testing.M) int {
 	}
 	binDir = dir
 	probeBin = filepath.Join(dir, "probe")
-	if err := goBuild(probeBin, "./integration/internal/probe"); err != nil {
+	if err := testbin.Build(probeBin, "./integration/internal/probe"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if hushBin = os.Getenv("HUSH_BIN"); hushBin != "" {
-		if hushBin, err = filepath.Abs(hushBin); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-	} else {
-		hushBin = filepath.Join(dir, "hush")
-		if err := goBuild(hushBin, "./cmd/hush"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+	if hushBin, err = testbin.Hush(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	// hush must not inherit the test binary's own settings by accident.
 	for _, kv := range os.Environ() {
@@ -70,15 +63,4 @@ func runMain(m *testing.M) int {
 		}
 	}
 	return m.Run()
-}
-
-// goBuild builds a static binary of pkg (relative to the module root).
-func goBuild(out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = ".." // the module root; go test runs in the package directory
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return nil
 }

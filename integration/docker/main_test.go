@@ -35,6 +35,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hushinit/hush/integration/internal/testbin"
 )
 
 // repoRoot is the module root, relative to this package's directory (go
@@ -94,20 +96,9 @@ func runMain(m *testing.M) int {
 
 // setUp finds the binary and a BuildKit client, and builds the shared images.
 func setUp() error {
-	if hushBin = os.Getenv("HUSH_BIN"); hushBin != "" {
-		abs, err := filepath.Abs(hushBin)
-		if err != nil {
-			return err
-		}
-		hushBin = abs
-	} else {
-		hushBin = filepath.Join(workDir, "hush")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", hushBin, "./cmd/hush")
-		cmd.Dir = repoRoot
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static: the images have no libc
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/hush: %v\n%s", err, out)
-		}
+	var err error
+	if hushBin, err = testbin.Hush(workDir); err != nil {
+		return err
 	}
 
 	baseImage = "hushtest-base:" + runID

@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hushinit/hush/integration/internal/testbin"
 )
 
 var (
@@ -75,19 +77,7 @@ func runMain(m *testing.M) int {
 	return code
 }
 
-func findHush() (string, error) {
-	if p := os.Getenv("HUSH_BIN"); p != "" {
-		return filepath.Abs(p)
-	}
-	out := filepath.Join(tmpRoot, "hush")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/hush")
-	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, b)
-	}
-	return out, nil
-}
+func findHush() (string, error) { return testbin.Hush(tmpRoot) }
 
 // findVault returns $HUSH_VAULT_BIN, or what scripts/build-vault.sh prints
 // (it returns at once when the binary is cached, and builds it otherwise).
