@@ -40,8 +40,11 @@ import (
 //   - errors: {"reqId","statusCode","message","error"}
 //
 // Requests that stray from those shapes are recorded as violations and fail
-// the test. On top of the wire format the fake can change a secret, fail
-// with a status, stall, expire every token, and count requests.
+// the test; so are a User-Agent other than hush's and a GET that declares a
+// body (go-sdk sent "infisical-go-sdk" and no Content-Type on GETs; hush
+// sends "hush"). On top of the wire format the fake can change a secret,
+// fail with a status, stall, expire every token, hide a value as the server
+// does for an identity without read-value permission, and count requests.
 type fakeInfisical struct {
 	srv *httptest.Server
 
@@ -63,6 +66,7 @@ type fakeInfisical struct {
 	listQuery  []url.Values // every list request's query
 	violations []string
 	reqSeq     int
+	hidden     map[string]bool // keys whose value the identity may not read
 }
 
 type fakeToken struct {
@@ -216,6 +220,27 @@ func (f *fakeInfisical) addImport(to, from folderKey) {
 	f.folders[to].imports = append(f.folders[to].imports, from)
 }
 
+// hideValue makes the server withhold key's value, in every folder, as
+// Infisical does when the identity may see a secret but not read its value:
+// "secretValue":"<hidden-by-infisical>", "secretValueHidden":true.
+func (f *fakeInfisical) hideValue(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hidden == nil {
+		f.hidden = map[string]bool{}
+	}
+	f.hidden[key] = true
+}
+
+// maybeHide applies hideValue to a secret object S.
+func (f *fakeInfisical) maybeHide(s map[string]any) map[string]any {
+	if key, _ := s["secretKey"].(string); f.hidden[key] {
+		s["secretValue"] = "<hidden-by-infisical>"
+		s["secretValueHidden"] = true
+	}
+	return s
+}
+
 func (f *fakeInfisical) enableETags() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -339,6 +364,12 @@ func (f *fakeInfisical) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.counts[ep]++
+	if ua := r.Header.Get("User-Agent"); !strings.HasPrefix(ua, "hush") {
+		f.violate("%s %s: User-Agent %q", r.Method, r.URL.Path, ua)
+	}
+	if r.Method == http.MethodGet && r.Header.Get("Content-Type") != "" {
+		f.violate("%s %s: Content-Type on a GET", r.Method, r.URL.Path)
+	}
 	if f.pages > 0 {
 		f.pages--
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -680,7 +711,7 @@ func (f *fakeInfisical) list(w http.ResponseWriter, r *http.Request) {
 	secrets := []any{}
 	for _, k := range fo.order {
 		v, _ := fo.value(k, 0, expand)
-		secrets = append(secrets, secretObject(fk, k, v, len(fo.secrets[k]), false))
+		secrets = append(secrets, f.maybeHide(secretObject(fk, k, v, len(fo.secrets[k]), false)))
 	}
 	imports := []any{}
 	if q.Get("include_imports") == "true" {
@@ -692,7 +723,7 @@ func (f *fakeInfisical) list(w http.ResponseWriter, r *http.Request) {
 			is := []any{}
 			for _, k := range imf.order {
 				v, _ := imf.value(k, 0, expand)
-				is = append(is, secretObject(ik, k, v, len(imf.secrets[k]), false))
+				is = append(is, f.maybeHide(secretObject(ik, k, v, len(imf.secrets[k]), false)))
 			}
 			imports = append(imports, map[string]any{
 				"secretPath": ik.path, "environment": ik.env, "folderId": "folder-" + ik.path, "secrets": is,
@@ -751,7 +782,7 @@ func (f *fakeInfisical) get(w http.ResponseWriter, r *http.Request, key string) 
 	if version == 0 {
 		version = len(fo.secrets[key])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"secret": secretObject(fk, key, v, version, true)})
+	writeJSON(w, http.StatusOK, map[string]any{"secret": f.maybeHide(secretObject(fk, key, v, version, true))})
 }
 
 // sortedKeys is for messages.

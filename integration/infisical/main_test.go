@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hushinit/hush/integration/internal/testbin"
 )
 
 var hushBin string
@@ -29,28 +31,15 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	if hushBin = os.Getenv("HUSH_BIN"); hushBin != "" {
-		abs, err := filepath.Abs(hushBin)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		hushBin = abs
-	} else {
-		dir, err := os.MkdirTemp("", "hush-infisical-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		hushBin = filepath.Join(dir, "hush")
-		cmd := exec.Command("go", "build", "-o", hushBin, "./cmd/hush")
-		cmd.Dir = "../.." // the module root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build ./cmd/hush: %v\n%s", err, out)
-			return 1
-		}
+	dir, err := os.MkdirTemp("", "hush-infisical-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if hushBin, err = testbin.Hush(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	return m.Run()
 }

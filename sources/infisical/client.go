@@ -1,41 +1,43 @@
 package infisical
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/go-resty/resty/v2"
-	authapi "github.com/infisical/go-sdk/packages/api/auth"
-	secretsapi "github.com/infisical/go-sdk/packages/api/secrets"
-	sdkerrors "github.com/infisical/go-sdk/packages/errors"
 
 	"github.com/hushinit/hush/sources"
 )
 
 // How hush calls Infisical.
 //
-// hush uses the go-sdk's API layer (packages/api/auth, packages/api/secrets:
-// the functions the SDK's client calls, with the SDK's request and response
-// types) on a resty client it builds for each call, instead of the SDK's
-// InfisicalClient. That client takes no context, sets no timeout, retries
-// 4xx in its backoff mode but not 5xx otherwise, logs to stderr, re-logs in to
-// Kubernetes with a stale JWT, and runs a token goroutine that wakes up every
-// second; with its API layer every call honours a context and a per-call
-// timeout, hush decides what is retried, nothing is logged, and nothing runs
-// between polls. The wire format is the SDK's own.
+// hush speaks Infisical's HTTP API directly with net/http, sending exactly
+// the requests Infisical's go-sdk v0.8.0 sends (paths, query
+// parameters, headers, JSON bodies, If-None-Match; the wire format is
+// pinned by the fake server in integration/infisical), apart from its
+// User-Agent, which is "hush". It does not link the SDK: merely importing
+// it pulls in the AWS SDK, gRPC, Google Cloud and OpenTelemetry, whose
+// package initialisation ran at EVERY start of hush, Infisical reference or
+// not (about 8 MB of binary, 7 MiB of idle RSS and 2.5 ms of start-up CPU),
+// and its client takes no context, sets no timeout, logs to stderr and
+// wakes up every second. Here every call honours a context and a per-call
+// timeout, hush decides what is retried, nothing is logged but hush's own
+// lines, and nothing runs between polls.
 const (
-	userAgent = "hush (infisical-go-sdk v0.8.0)"
+	userAgent = "hush"
 	// maxResponse bounds one response body: a folder of many secrets, each
 	// of them at most sources.MaxSecretSize for hush to use.
 	maxResponse = 16 << 20
@@ -55,9 +57,9 @@ var errNotModified = errors.New("not modified")
 // client holds the connection settings and the access token. It is safe for
 // concurrent use.
 type client struct {
-	s         *settings
-	log       *slog.Logger
-	transport http.RoundTripper
+	s    *settings
+	log  *slog.Logger
+	http *http.Client
 
 	authLock chan struct{} // one login or renewal at a time, waited for with a context
 	mu       sync.Mutex
@@ -78,7 +80,11 @@ func newClient(s *settings, log *slog.Logger) *client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}
 	t.MaxIdleConnsPerHost = 4
-	return &client{s: s, log: log, transport: t, authLock: make(chan struct{}, 1)}
+	// No client timeout: every call carries its own context (per-call
+	// timeout and the caller's deadline). Redirects are followed as
+	// net/http does (the SDK's resty client did the same); Authorization
+	// is not sent to another host.
+	return &client{s: s, log: log, http: &http.Client{Transport: t}, authLock: make(chan struct{}, 1)}
 }
 
 // callError is a failed call, described without any credential or value.
@@ -112,113 +118,162 @@ func (e *callError) Error() string {
 	return b.String()
 }
 
-// callState is what the transport saw during one call.
-type callState struct {
-	mu          sync.Mutex
-	err         error // the transport's own error
-	tooLarge    bool
-	contentType string // of the last response
+// request is one call of Infisical's API, as go-sdk v0.8.0 makes it.
+type request struct {
+	method      string
+	path        string     // below the API base ("/v1/auth/token/renew")
+	query       url.Values // encoded sorted, empty values included, as resty does
+	body        any        // sent as JSON when not nil
+	bearer      string     // "Authorization: Bearer" when not empty
+	ifNoneMatch string
 }
 
-type callTransport struct {
-	base http.RoundTripper
-	st   *callState
+// decodeFunc takes a 2xx answer's headers and JSON body. An error means the
+// body is not what Infisical sends.
+type decodeFunc func(h http.Header, body []byte) error
+
+// Outcomes of send that are not transport errors, classified by once.
+var (
+	errTooLarge = fmt.Errorf("the response is larger than %d bytes", maxResponse)
+	errBadJSON  = errors.New("the answer is not the JSON Infisical sends (a proxy in the way, or the wrong INFISICAL_DOMAIN?)")
+)
+
+// apiError is an answer of status 400 or more: Infisical's error body
+// {"reqId","statusCode","message","error"}, read as the SDK reads it.
+type apiError struct {
+	status int
+	msg    string
+	reqID  string
 }
 
-func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
+func (e *apiError) Error() string { return "HTTP " + strconv.Itoa(e.status) }
+
+// notJSONError is a 2xx answer whose Content-Type is not JSON.
+type notJSONError struct{ contentType string }
+
+func (e *notJSONError) Error() string { return "not JSON" }
+
+// badStatusError is an answer that is neither 2xx, 304 (when asked for)
+// nor an error status: nothing hush can use.
+type badStatusError struct{ status int }
+
+func (e *badStatusError) Error() string { return "unexpected status" }
+
+// send makes one request and reads its answer, at most maxResponse bytes
+// of it. It returns nil after decode accepted a 2xx JSON answer,
+// errNotModified for a 304 to If-None-Match, and otherwise one of the
+// outcomes above or the transport's error.
+func (c *client) send(ctx context.Context, r request, decode decodeFunc) error {
+	u, err := url.Parse(c.s.base + r.path)
 	if err != nil {
-		t.st.mu.Lock()
-		t.st.err = err
-		t.st.mu.Unlock()
-		return nil, err
+		return fmt.Errorf("building the request URL: %w", err)
 	}
-	t.st.mu.Lock()
-	t.st.contentType = resp.Header.Get("Content-Type")
-	t.st.mu.Unlock()
-	resp.Body = &limitedBody{rc: resp.Body, left: maxResponse, st: t.st}
-	return resp, nil
+	if r.query != nil {
+		u.RawQuery = r.query.Encode()
+	}
+	var body io.Reader
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
+		if err != nil {
+			return fmt.Errorf("encoding the request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
+	if err != nil {
+		return fmt.Errorf("building the request: %w", err)
+	}
+	req.Header.Set("User-Agent", userAgent)
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+r.bearer)
+	}
+	if r.ifNoneMatch != "" {
+		req.Header.Set("If-None-Match", r.ifNoneMatch)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return ue.Err // without the URL
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotModified && r.ifNoneMatch != "" {
+		return errNotModified
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return err
+	}
+	if len(raw) > maxResponse {
+		return errTooLarge
+	}
+	switch s := resp.StatusCode; {
+	case s >= 400:
+		return parseAPIError(s, raw)
+	case s < 200 || s > 299:
+		return &badStatusError{status: s}
+	}
+	// A proxy's 200 page must not read as "no secrets here".
+	if ct := resp.Header.Get("Content-Type"); !strings.Contains(strings.ToLower(ct), "json") {
+		return &notJSONError{contentType: ct}
+	}
+	if decode != nil {
+		if err := decode(resp.Header, raw); err != nil {
+			return errBadJSON
+		}
+	}
+	return nil
 }
 
-// limitedBody fails a body longer than maxResponse instead of reading it
-// all into memory.
-type limitedBody struct {
-	rc   io.ReadCloser
-	left int64
-	st   *callState
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		b.st.mu.Lock()
-		b.st.tooLarge = true
-		b.st.mu.Unlock()
-		return 0, fmt.Errorf("response larger than %d bytes", maxResponse)
+// parseAPIError reads Infisical's error body as the SDK does: the message
+// (for a 422, a validation error, the whole body), else the error's name,
+// and the reqId; whatever is not JSON is left out.
+func parseAPIError(status int, raw []byte) *apiError {
+	e := &apiError{status: status}
+	var body struct {
+		ReqID   string `json:"reqId"`
+		Message string `json:"message"`
+		Error   string `json:"error"`
 	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left+1]
+	if json.Unmarshal(raw, &body) == nil {
+		e.msg = body.Message
+		if e.msg == "" {
+			e.msg = body.Error
+		}
 	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	if b.left < 0 {
-		b.st.mu.Lock()
-		b.st.tooLarge = true
-		b.st.mu.Unlock()
-		return n, fmt.Errorf("response larger than %d bytes", maxResponse)
+	if status == http.StatusUnprocessableEntity && len(bytes.TrimSpace(raw)) > 0 {
+		e.msg = string(raw)
 	}
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }
-
-// quietLogger drops resty's own warnings: hush logs what matters itself.
-type quietLogger struct{}
-
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Warnf(string, ...any)  {}
-func (quietLogger) Debugf(string, ...any) {}
-
-// resty builds the resty client for one call: the shared transport, ctx on
-// every request, no retries of its own, the bearer token when given.
-func (c *client) resty(ctx context.Context, st *callState, bearer string) *resty.Client {
-	rc := resty.NewWithClient(&http.Client{Transport: &callTransport{base: c.transport, st: st}}).
-		SetBaseURL(c.s.base).
-		SetLogger(quietLogger{}).
-		SetHeader("User-Agent", userAgent).
-		SetRetryCount(0)
-	rc.OnBeforeRequest(func(_ *resty.Client, r *resty.Request) error {
-		r.SetContext(ctx)
-		return nil
-	})
-	if bearer != "" {
-		rc.SetAuthScheme("Bearer").SetAuthToken(bearer)
+	var id struct {
+		ReqID string `json:"reqId"`
 	}
-	return rc
+	if json.Unmarshal(raw, &id) == nil {
+		e.reqID = id.ReqID
+	}
+	return e
 }
 
 // once makes one call within the per-call timeout and classifies its
 // failure. secrets are credentials the server might echo back: they are
 // removed from any message.
-func (c *client) once(ctx context.Context, op, bearer string, secrets []string, fn func(*resty.Client) error) error {
+func (c *client) once(ctx context.Context, op string, r request, secrets []string, decode decodeFunc) error {
+	if strings.ContainsFunc(r.bearer, func(ch rune) bool { return ch < 0x21 || ch == 0x7f }) {
+		return &callError{op: op, msg: "the access token contains whitespace or control characters"}
+	}
 	callCtx, cancel := context.WithTimeout(ctx, c.s.timeout)
 	defer cancel()
-	st := &callState{}
 	start := time.Now()
-	err := fn(c.resty(callCtx, st, bearer))
+	err := c.send(callCtx, r, decode)
 	if err == nil {
-		st.mu.Lock()
-		ct := st.contentType
-		st.mu.Unlock()
-		// resty decodes only JSON and leaves the result empty otherwise:
-		// a proxy's 200 page must not read as "no secrets here".
-		if !strings.Contains(strings.ToLower(ct), "json") {
-			return &callError{op: op, msg: fmt.Sprintf("the answer is not JSON (Content-Type %q): a proxy in the way, or the wrong INFISICAL_DOMAIN?", cleanMessage(ct, nil))}
-		}
 		c.log.Debug("infisical request", "op", op, "duration", time.Since(start).Round(time.Millisecond))
 		return nil
 	}
-	var nm *sdkerrors.NotModifiedError
-	if errors.As(err, &nm) {
+	if errors.Is(err, errNotModified) {
 		c.log.Debug("infisical request", "op", op, "status", 304, "duration", time.Since(start).Round(time.Millisecond))
 		return errNotModified
 	}
@@ -226,29 +281,36 @@ func (c *client) once(ctx context.Context, op, bearer string, secrets []string, 
 		return fmt.Errorf("%s: no answer from Infisical: %w", op, ctx.Err())
 	}
 	ce := &callError{op: op}
-	var ae *sdkerrors.APIError
-	st.mu.Lock()
-	terr, tooLarge := st.err, st.tooLarge
-	st.mu.Unlock()
+	var (
+		ae *apiError
+		nj *notJSONError
+		bs *badStatusError
+	)
 	switch {
 	case errors.As(err, &ae):
-		ce.status = ae.StatusCode
-		ce.msg = cleanMessage(ae.ErrorMessage, secrets)
-		ce.reqID = cleanMessage(ae.ReqId, secrets)
-		ce.retry = ae.StatusCode >= 500
-	case tooLarge:
-		ce.msg = fmt.Sprintf("the response is larger than %d bytes", maxResponse)
+		ce.status = ae.status
+		ce.msg = cleanMessage(ae.msg, secrets)
+		ce.reqID = cleanMessage(ae.reqID, secrets)
+		ce.retry = ae.status >= 500
+	case errors.As(err, &nj):
+		ce.msg = fmt.Sprintf("the answer is not JSON (Content-Type %q): a proxy in the way, or the wrong INFISICAL_DOMAIN?", cleanMessage(nj.contentType, nil))
+	case errors.As(err, &bs):
+		ce.status = bs.status
+		ce.msg = "not an answer Infisical gives (a proxy in the way, or the wrong INFISICAL_DOMAIN?)"
+	case err == errTooLarge:
+		ce.msg = err.Error()
+	case err == errBadJSON:
+		// Retrying will not help. The decoder's message is not repeated,
+		// because encoding/json quotes numbers and characters of the
+		// document.
+		ce.msg = err.Error()
 	case callCtx.Err() != nil:
 		ce.msg = fmt.Sprintf("no answer within %s (%s)", c.s.timeout, envTimeout)
 		ce.retry = true
-	case terr != nil:
-		ce.msg = cleanMessage(terr.Error(), secrets)
-		ce.retry = !isCertError(terr)
 	default:
-		// A response that could not be decoded: retrying will not help.
-		// The decoder's message is not repeated, because encoding/json
-		// quotes numbers and characters of the document.
-		ce.msg = "the answer is not the JSON Infisical sends (a proxy in the way, or the wrong INFISICAL_DOMAIN?)"
+		// The network, TLS, or an answer cut short.
+		ce.msg = cleanMessage(err.Error(), secrets)
+		ce.retry = !isCertError(err)
 	}
 	c.log.Debug("infisical request failed", "op", op, "status", ce.status, "duration", time.Since(start).Round(time.Millisecond), "retry", ce.retry)
 	return ce
@@ -335,7 +397,7 @@ func backoff(attempt int) time.Duration {
 // authed runs an authenticated call: with a valid token (logging in or
 // renewing first when needed), retrying per attempts, and — once — logging
 // in again after a 401.
-func (c *client) authed(ctx context.Context, op string, attempts int, fn func(*resty.Client) error) error {
+func (c *client) authed(ctx context.Context, op string, attempts int, r request, decode decodeFunc) error {
 	relogged := false
 	for {
 		var used *token
@@ -345,7 +407,8 @@ func (c *client) authed(ctx context.Context, op string, attempts int, fn func(*r
 				return loginError{err} // retried inside already
 			}
 			used = tok
-			return c.once(ctx, op, tok.value, []string{tok.value}, fn)
+			r.bearer = tok.value
+			return c.once(ctx, op, r, []string{tok.value}, decode)
 		})
 		if le, ok := err.(loginError); ok {
 			return le.err
@@ -507,7 +570,7 @@ func (c *client) login(ctx context.Context, attempts int) (*token, error) {
 	var (
 		op      string
 		secrets []string
-		call    func(*resty.Client) (authapi.MachineIdentityAuthLoginResponse, error)
+		r       = request{method: http.MethodPost}
 	)
 	switch a.method {
 	case methodUniversal:
@@ -516,10 +579,8 @@ func (c *client) login(ctx context.Context, attempts int) (*token, error) {
 			return nil, err
 		}
 		op, secrets = "universal auth login", []string{secret}
-		req := authapi.UniversalAuthLoginRequest{ClientID: id, ClientSecret: secret, OrganizationSlug: a.org}
-		call = func(rc *resty.Client) (authapi.MachineIdentityAuthLoginResponse, error) {
-			return authapi.CallUniversalAuthLogin(rc, req)
-		}
+		r.path = "/v1/auth/universal-auth/login"
+		r.body = universalLoginBody{ClientID: id, ClientSecret: secret, OrganizationSlug: a.org}
 	case methodKubernetes:
 		b, err := readLimited(a.jwt, maxCredentialFile)
 		if err != nil {
@@ -533,20 +594,15 @@ func (c *client) login(ctx context.Context, attempts int) (*token, error) {
 			return nil, fmt.Errorf("Kubernetes auth: %s is empty", a.jwt)
 		}
 		op, secrets = "Kubernetes auth login", []string{jwt}
-		req := authapi.KubernetesAuthLoginRequest{IdentityID: id, JWT: jwt, OrganizationSlug: a.org}
-		call = func(rc *resty.Client) (authapi.MachineIdentityAuthLoginResponse, error) {
-			return authapi.CallKubernetesAuthLogin(rc, req)
-		}
+		r.path = "/v1/auth/kubernetes-auth/login"
+		r.body = kubernetesLoginBody{IdentityID: id, JWT: jwt, OrganizationSlug: a.org}
 	default:
 		return nil, fmt.Errorf("unsupported auth method %q", a.method)
 	}
-	var resp authapi.MachineIdentityAuthLoginResponse
+	var resp loginAnswer
 	start := time.Now()
 	err = c.retry(ctx, attempts, func() error {
-		return c.once(ctx, op, "", secrets, func(rc *resty.Client) (err error) {
-			resp, err = call(rc)
-			return err
-		})
+		return c.once(ctx, op, r, secrets, decodeInto(&resp))
 	})
 	if err != nil {
 		return nil, err
@@ -559,14 +615,14 @@ func (c *client) login(ctx context.Context, attempts int) (*token, error) {
 	return tok, nil
 }
 
+// renew asks for a new lifetime of old: POST /api/v1/auth/token/renew,
+// without an Authorization header, as the SDK does.
 func (c *client) renew(ctx context.Context, old *token, attempts int) (*token, error) {
-	var resp authapi.MachineIdentityAuthLoginResponse
+	var resp loginAnswer
 	start := time.Now()
+	r := request{method: http.MethodPost, path: "/v1/auth/token/renew", body: tokenBody{AccessToken: old.value}}
 	err := c.retry(ctx, attempts, func() error {
-		return c.once(ctx, "renewing the access token", "", []string{old.value}, func(rc *resty.Client) (err error) {
-			resp, err = authapi.CallRenewAccessToken(rc, authapi.RenewAccessTokenRequest{AccessToken: old.value})
-			return err
-		})
+		return c.once(ctx, "renewing the access token", r, []string{old.value}, decodeInto(&resp))
 	})
 	if err != nil {
 		return nil, err
@@ -579,10 +635,67 @@ func (c *client) renew(ctx context.Context, old *token, attempts int) (*token, e
 	return tok, nil
 }
 
+// Request and answer bodies, with the SDK's field names and order.
+type (
+	universalLoginBody struct {
+		ClientID         string `json:"clientId"`
+		ClientSecret     string `json:"clientSecret"`
+		OrganizationSlug string `json:"organizationSlug,omitempty"`
+	}
+	kubernetesLoginBody struct {
+		IdentityID       string `json:"identityId"`
+		JWT              string `json:"jwt"`
+		OrganizationSlug string `json:"organizationSlug,omitempty"`
+	}
+	// tokenBody is the body of renew and revoke.
+	tokenBody struct {
+		AccessToken string `json:"accessToken"`
+	}
+	// loginAnswer answers a login or a renewal (seconds).
+	loginAnswer struct {
+		AccessToken       string `json:"accessToken"`
+		ExpiresIn         int64  `json:"expiresIn"`
+		AccessTokenMaxTTL int64  `json:"accessTokenMaxTTL"`
+		TokenType         string `json:"tokenType"`
+	}
+	revokeAnswer struct {
+		Message string `json:"message"`
+	}
+	// secretObject is the part of a secret hush reads.
+	secretObject struct {
+		SecretKey         string `json:"secretKey"`
+		SecretValue       string `json:"secretValue"`
+		SecretValueHidden bool   `json:"secretValueHidden"`
+	}
+	listAnswer struct {
+		Secrets *[]secretObject `json:"secrets"` // nil: not Infisical's answer
+		Imports []struct {
+			Secrets []secretObject `json:"secrets"`
+		} `json:"imports"`
+	}
+	getAnswer struct {
+		Secret *secretObject `json:"secret"` // nil: not Infisical's answer
+	}
+)
+
+// decodeInto decodes an answer into a fresh value and stores it in dst
+// only when the whole answer decoded, so that a failed attempt leaves
+// nothing behind for the next one.
+func decodeInto[T any](dst *T) decodeFunc {
+	return func(_ http.Header, body []byte) error {
+		var v T
+		if err := json.Unmarshal(body, &v); err != nil {
+			return err
+		}
+		*dst = v
+		return nil
+	}
+}
+
 // tokenFrom records a login or renewal answer. The lifetime counts from
 // when the request was sent, so hush never believes a token younger than it
 // is.
-func tokenFrom(resp authapi.MachineIdentityAuthLoginResponse, sent, maxUntil time.Time) *token {
+func tokenFrom(resp loginAnswer, sent, maxUntil time.Time) *token {
 	t := &token{value: resp.AccessToken, obtained: sent, fromLogin: true, maxUntil: maxUntil}
 	if resp.ExpiresIn > 0 {
 		t.ttl = time.Duration(resp.ExpiresIn) * time.Second
@@ -603,50 +716,106 @@ func (c *client) revoke(ctx context.Context) error {
 	if tok == nil || !tok.fromLogin || tok.expired(time.Now()) {
 		return nil
 	}
-	return c.once(ctx, "revoking the access token", tok.value, []string{tok.value}, func(rc *resty.Client) error {
-		_, err := authapi.CallRevokeAccessToken(rc, authapi.RevokeAccessTokenRequest{AccessToken: tok.value})
-		return err
-	})
+	var resp revokeAnswer
+	r := request{method: http.MethodPost, path: "/v1/auth/token/revoke", body: tokenBody{AccessToken: tok.value}, bearer: tok.value}
+	return c.once(ctx, "revoking the access token", r, []string{tok.value}, decodeInto(&resp))
 }
 
 // listing is a folder's secrets as one list call returned them.
 type listing struct {
 	values map[string]string
+	hidden map[string]bool // keys whose value the server withheld (secretValueHidden)
 	etag   string
 	at     time.Time
+}
+
+// add records one secret, replacing an earlier one of the same key.
+func (l *listing) add(s secretObject) {
+	if s.SecretValueHidden {
+		delete(l.values, s.SecretKey)
+		if l.hidden == nil {
+			l.hidden = map[string]bool{}
+		}
+		l.hidden[s.SecretKey] = true
+		return
+	}
+	delete(l.hidden, s.SecretKey)
+	l.values[s.SecretKey] = s.SecretValue
+}
+
+func (l *listing) has(key string) bool {
+	_, ok := l.values[key]
+	return ok || l.hidden[key]
+}
+
+// lookup returns a key's value. A key whose value Infisical hid is an
+// error naming it, never the mask as a value nor a missing key.
+func (l *listing) lookup(key string, f folder) (string, bool, error) {
+	if l.hidden[key] {
+		return "", false, hiddenError(key, f)
+	}
+	v, ok := l.values[key]
+	return v, ok, nil
+}
+
+// hiddenError: the identity may see that the secret exists but not read
+// its value.
+func hiddenError(key string, f folder) error {
+	return fmt.Errorf("secret %s in %s: Infisical hid its value (secretValueHidden): "+
+		"the machine identity lacks permission to read secret values there; give it a role that may read them", key, f)
 }
 
 // list makes the one call that reads a folder: GET /api/v3/secrets/raw,
 // with If-None-Match when an ETag is known (errNotModified on 304). Secrets
 // of imported folders are added when the folder has no key of that name,
-// first import first — what the SDK's ListSecrets does.
+// first import first — what the SDK's ListSecrets does. Every parameter is
+// sent, as the SDK sends it, workspaceSlug empty when an ID is used.
 func (c *client) list(ctx context.Context, f folder, etag string, attempts int) (*listing, error) {
-	var res secretsapi.ListSecretsV3RawResponse
-	req := secretsapi.ListSecretsV3RawRequest{
-		ProjectID:              f.ProjectID,
-		ProjectSlug:            f.ProjectSlug,
-		Environment:            f.Environment,
-		SecretPath:             f.Path,
-		ExpandSecretReferences: f.Expand,
-		IncludeImports:         f.Imports,
-		IfNoneMatch:            etag,
+	path := f.Path
+	if path == "" {
+		path = "/"
 	}
-	err := c.authed(ctx, "listing secrets ("+f.String()+")", attempts, func(rc *resty.Client) (err error) {
-		res, err = secretsapi.CallListSecretsV3(nil, rc, req)
-		return err
+	r := request{
+		method: http.MethodGet,
+		path:   "/v3/secrets/raw",
+		query: url.Values{
+			"workspaceId":            {f.ProjectID},
+			"workspaceSlug":          {f.ProjectSlug},
+			"environment":            {f.Environment},
+			"secretPath":             {path},
+			"expandSecretReferences": {strconv.FormatBool(f.Expand)},
+			"include_imports":        {strconv.FormatBool(f.Imports)},
+			"recursive":              {"false"},
+		},
+		ifNoneMatch: etag,
+	}
+	var (
+		res     listAnswer
+		resETag string
+	)
+	err := c.authed(ctx, "listing secrets ("+f.String()+")", attempts, r, func(h http.Header, body []byte) error {
+		var v listAnswer
+		if err := json.Unmarshal(body, &v); err != nil {
+			return err
+		}
+		if v.Secrets == nil {
+			return errBadJSON
+		}
+		res, resETag = v, h.Get("ETag")
+		return nil
 	})
 	if err != nil {
 		return nil, notFoundOn404(err)
 	}
-	l := &listing{values: make(map[string]string, len(res.Secrets)), etag: res.ETag, at: time.Now()}
-	for _, s := range res.Secrets {
-		l.values[s.SecretKey] = s.SecretValue
+	l := &listing{values: make(map[string]string, len(*res.Secrets)), etag: resETag, at: time.Now()}
+	for _, s := range *res.Secrets {
+		l.add(s)
 	}
 	if f.Imports {
 		for _, imp := range res.Imports {
 			for _, s := range imp.Secrets {
-				if _, ok := l.values[s.SecretKey]; !ok {
-					l.values[s.SecretKey] = s.SecretValue
+				if !l.has(s.SecretKey) {
+					l.add(s)
 				}
 			}
 		}
@@ -655,27 +824,50 @@ func (c *client) list(ctx context.Context, f folder, etag string, attempts int) 
 }
 
 // retrieve reads one pinned version of one secret: GET
-// /api/v3/secrets/raw/KEY?version=N.
+// /api/v3/secrets/raw/KEY?version=N, with workspaceId, else workspaceSlug
+// (only one of them, as the SDK sends it).
 func (c *client) retrieve(ctx context.Context, t target, attempts int) (string, error) {
-	var res secretsapi.RetrieveSecretV3RawResponse
-	req := secretsapi.RetrieveSecretV3RawRequest{
-		SecretKey:              t.Key,
-		ProjectID:              t.Folder.ProjectID,
-		ProjectSlug:            t.Folder.ProjectSlug,
-		Environment:            t.Folder.Environment,
-		SecretPath:             t.Folder.Path,
-		Type:                   "shared",
-		IncludeImports:         t.Folder.Imports,
-		ExpandSecretReferences: t.Folder.Expand,
-		Version:                t.Version,
+	path := t.Folder.Path
+	if path == "" {
+		path = "/"
 	}
+	q := url.Values{
+		"environment":            {t.Folder.Environment},
+		"secretPath":             {path},
+		"expandSecretReferences": {strconv.FormatBool(t.Folder.Expand)},
+		"include_imports":        {strconv.FormatBool(t.Folder.Imports)},
+		"type":                   {"shared"},
+	}
+	switch {
+	case t.Folder.ProjectID != "":
+		q.Set("workspaceId", t.Folder.ProjectID)
+	case t.Folder.ProjectSlug != "":
+		q.Set("workspaceSlug", t.Folder.ProjectSlug)
+	default:
+		return "", errors.New("no project ID or slug")
+	}
+	if t.Version != 0 {
+		q.Set("version", strconv.Itoa(t.Version))
+	}
+	r := request{method: http.MethodGet, path: "/v3/secrets/raw/" + t.Key, query: q}
+	var res getAnswer
 	op := fmt.Sprintf("reading %s version %d (%s)", t.Key, t.Version, t.Folder)
-	err := c.authed(ctx, op, attempts, func(rc *resty.Client) (err error) {
-		res, err = secretsapi.CallRetrieveSecretV3(nil, rc, req)
-		return err
+	err := c.authed(ctx, op, attempts, r, func(_ http.Header, body []byte) error {
+		var v getAnswer
+		if err := json.Unmarshal(body, &v); err != nil {
+			return err
+		}
+		if v.Secret == nil {
+			return errBadJSON
+		}
+		res = v
+		return nil
 	})
 	if err != nil {
 		return "", notFoundOn404(err)
+	}
+	if res.Secret.SecretValueHidden {
+		return "", hiddenError(t.Key, t.Folder)
 	}
 	return res.Secret.SecretValue, nil
 }

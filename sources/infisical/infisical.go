@@ -134,7 +134,9 @@ func (b *Backend) Read(ctx context.Context, key string, q url.Values) (sources.S
 			return sources.Secret{}, err
 		}
 		var ok bool
-		if v, ok = l.values[t.Key]; !ok {
+		if v, ok, err = l.lookup(t.Key, t.Folder); err != nil {
+			return sources.Secret{}, err
+		} else if !ok {
 			return sources.Secret{}, sources.NotFound(fmt.Errorf("no secret %s in %s", t.Key, t.Folder))
 		}
 	}
@@ -218,7 +220,7 @@ func (b *Backend) listing(ctx context.Context, c *client, f folder, poll bool) (
 		}
 		res, err := c.list(ctx, f, etag, attempts)
 		if errors.Is(err, errNotModified) {
-			res, err = &listing{values: prev.values, etag: prev.etag, at: time.Now()}, nil
+			res, err = &listing{values: prev.values, hidden: prev.hidden, etag: prev.etag, at: time.Now()}, nil
 		}
 		fs.mu.Lock()
 		if err == nil {

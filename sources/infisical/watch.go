@@ -20,11 +20,13 @@ type watched struct {
 	key   string
 }
 
-// keyState is what a poll compares for one key: its value's SHA-256, or its
-// absence.
+// keyState is what a poll compares for one key: its value's SHA-256, its
+// absence, or its value being hidden from hush (a change of permissions,
+// which the re-read then reports).
 type keyState struct {
 	sum     [32]byte
 	present bool
+	hidden  bool
 }
 
 // Watch implements sources.Watcher by polling: every poll interval
@@ -177,6 +179,8 @@ func states(l *listing, ws []watched) map[string]keyState {
 	for _, w := range ws {
 		if v, ok := l.values[w.key]; ok {
 			out[w.key] = keyState{sum: sha256.Sum256([]byte(v)), present: true}
+		} else if l.hidden[w.key] {
+			out[w.key] = keyState{hidden: true}
 		} else {
 			out[w.key] = keyState{}
 		}
