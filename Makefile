@@ -71,7 +71,7 @@ demo: build
 # next to Vault Agent against a real Vault (appended to the same report).
 bench: deps flavours
 	$(GO) run ./integration/bench -hush bin/hush -flavour files=bin/hush-files -flavour vault=bin/hush-vault -out docs/benchmarks.md
-	$(GO) run ./integration/vault/agentbench -hush bin/hush-vault >> docs/benchmarks.md
+	$(GO) run ./integration/vault/agentbench -hush bin/hush-vault -runs 5 -window 10s >> docs/benchmarks.md
 
 clean:
 	rm -rf bin
