@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -386,6 +387,8 @@ func TestRotationOneCallPerPoll(t *testing.T) {
 	if n := w.f.count(epLogin); n != 1 {
 		t.Errorf("%d logins", n)
 	}
+	benchRow(t, "3 variables in 2 folders, no ETag", fmt.Sprintf("%d list calls at start-up, then %d list calls over %d polls: %.1f per folder and poll",
+		startupLists, lists-startupLists, pollLines, float64(lists-startupLists)/float64(pollLines)))
 	r.stop()
 	assertNoLeak(t, r.out.String(), w.secrets())
 	assertNoLeak(t, r.out.String(), map[string]string{"the old password": old})
@@ -407,6 +410,8 @@ func TestRotationWithETag(t *testing.T) {
 	}
 	notMod := w.f.count(epNotMod)
 	waitFor(t, "304 answers after the change", func() bool { return w.f.count(epNotMod) >= notMod+2 })
+	benchRow(t, "1 variable in 1 folder, server sends an ETag", fmt.Sprintf("each poll is one list call with If-None-Match; %d of %d list calls were answered 304 Not Modified",
+		w.f.count(epNotMod), w.f.count(epList)))
 	r.stop()
 	if n := r.children(); n != 2 {
 		t.Errorf("%d children", n)
@@ -706,3 +711,33 @@ func writeFile(t *testing.T, name, content string) {
 		t.Fatal(err)
 	}
 }
+
+// benchRow appends a measured figure to the Markdown report named by
+// $HUSH_BENCH_REPORT (`make bench` points it at docs/benchmarks.md), so the
+// requests per poll in the report come from a real run against the fake.
+func benchRow(t *testing.T, setup, figure string) {
+	t.Helper()
+	path := os.Getenv("HUSH_BENCH_REPORT")
+	if path == "" {
+		return
+	}
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatalf("bench report: %v", err)
+	}
+	defer f.Close()
+	if !benchHeader {
+		benchHeader = true
+		fmt.Fprint(f, "\n## Infisical requests per poll\n\n"+
+			"Measured by `go test ./integration/infisical/` against its wire-exact fake server (`make bench` runs it with HUSH_BENCH_REPORT), "+
+			"with --poll-interval 200ms; counts are the fake's own.\n\n| setup | requests |\n|---|---|\n")
+	}
+	fmt.Fprintf(f, "| %s | %s |\n", setup, figure)
+}
+
+var (
+	benchMu     sync.Mutex
+	benchHeader bool
+)
