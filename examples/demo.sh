@@ -51,6 +51,19 @@ DB_PASSWORD="ref+file://$secrets/nope" "$hush" -- echo "this never runs"
 echo "  exit status: $?"
 set -e
 
+say "Rotation: rewrite the secret file; hush restarts the child with the new value"
+chmod 0600 "$secrets/db_password"
+out="$secrets/rotation.log"
+DB_PASSWORD="ref+file://$secrets/db_password" \
+"$hush" --debounce 200ms -- sh -c 'trap "exit 0" TERM; echo "  child $$ started with DB_PASSWORD=$DB_PASSWORD"; while :; do sleep 0.1; done' >"$out" 2>&1 &
+hush_pid=$!
+wait_for() { for _ in $(seq 1 100); do grep -q "$1" "$out" && return 0; sleep 0.1; done; echo "  (timed out waiting for: $1)"; return 1; }
+wait_for "started with DB_PASSWORD=s3cr3t-db-password"
+printf 'rotated-password\n' >"$secrets/db_password"
+wait_for "started with DB_PASSWORD=rotated-password"
+kill -TERM "$hush_pid"; wait "$hush_pid" || true
+cat "$out"
+
 say "Exit codes and signals pass through like tini: sh -c 'kill -TERM \$\$' -> 143"
 set +e
 "$hush" -- sh -c 'kill -TERM $$'
