@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hushinit/hush/integration/vault/internal/audit"
 )
 
 // vaultServer is one `vault server -dev` on a loopback port: in memory,
@@ -188,45 +189,18 @@ var (
 )
 
 // auditRequest is one request entry of Vault's file audit log.
-type auditRequest struct {
-	Path      string
-	Operation string
-	Display   string // the token's display name, unhashed
-}
+type auditRequest = audit.Request
 
 // auditRequests returns every request the shared server has logged so far.
 func auditRequests(t testing.TB) []auditRequest {
 	t.Helper()
 	auditMu.Lock()
 	defer auditMu.Unlock()
-	f, err := os.Open(auditFile)
+	reqs, err := audit.Read(auditFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []auditRequest
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var e struct {
-			Type string `json:"type"`
-			Auth struct {
-				DisplayName string `json:"display_name"`
-			} `json:"auth"`
-			Request struct {
-				Path      string `json:"path"`
-				Operation string `json:"operation"`
-			} `json:"request"`
-		}
-		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Type != "request" {
-			continue
-		}
-		out = append(out, auditRequest{Path: e.Request.Path, Operation: e.Request.Operation, Display: e.Auth.DisplayName})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return reqs
 }
 
 // policy writes an ACL policy.

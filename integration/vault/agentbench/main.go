@@ -13,7 +13,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
@@ -31,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hushinit/hush/integration/vault/internal/audit"
 )
 
 func main() {
@@ -233,25 +234,10 @@ func requestsPerPoll(s subject, dir, audit string, window, interval time.Duratio
 }
 
 func auditPaths(file string) []string {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var e struct {
-			Type    string `json:"type"`
-			Request struct {
-				Path      string `json:"path"`
-				Operation string `json:"operation"`
-			} `json:"request"`
-		}
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Type == "request" {
-			out = append(out, e.Request.Operation+" "+e.Request.Path)
-		}
+	reqs, _ := audit.Read(file) // no log yet: no requests
+	out := make([]string, 0, len(reqs))
+	for _, r := range reqs {
+		out = append(out, r.Operation+" "+r.Path)
 	}
 	return out
 }
