@@ -122,8 +122,14 @@ func TestTerminal(t *testing.T) {
 			// the terminal's foreground process group.
 			r := startOnTTY(t, m, "--", "sh", "-c", `set -- $(sed 's/^.*) //' /proc/self/stat); echo "pgrp=$3 tpgid=$6"`)
 			r.expectExit(0)
+			// The terminal may hand over the output after the exit.
+			eventually(t, "the whole line on the terminal", func() bool {
+				_, rest, ok := strings.Cut(r.output(), "tpgid=")
+				return ok && strings.Contains(rest, "\n")
+			})
+			out := r.output()
 			var pgrp, tpgid int
-			if _, err := fmt.Sscanf(r.output()[strings.Index(r.output(), "pgrp="):], "pgrp=%d tpgid=%d", &pgrp, &tpgid); err != nil {
+			if _, err := fmt.Sscanf(out[strings.Index(out, "pgrp="):], "pgrp=%d tpgid=%d", &pgrp, &tpgid); err != nil {
 				t.Fatalf("terminal output %q: %v", r.output(), err)
 			}
 			if pgrp != tpgid || pgrp <= 0 {
