@@ -285,16 +285,21 @@ func TestRotationMany(t *testing.T) {
 	inModes(t, func(t *testing.T, m mode) {
 		path := filepath.Join(t.TempDir(), "s")
 		writeFile(t, path, "v0")
-		r := startRotating(t, m, "ref+file://"+path, rotationChild, "--debounce", "1ms")
+		// -v: after each restart hush logs its goroutine count.
+		r := startRotating(t, m, "ref+file://"+path, rotationChild, "--debounce", "1ms", "-v")
 		r.waitStdout("value=v0")
 		hush := r.hushPid()
-		var fds0, threads0 int
+		var fds0, threads0, goroutines0 int
 		for i := 1; i <= rounds; i++ {
 			writeFile(t, path, "v"+strconv.Itoa(i))
 			r.waitStdout("value=v" + strconv.Itoa(i))
 			if i == 10 {
 				fds0, threads0 = countFDs(t, hush), threads(t, hush)
+				goroutines0 = lastGoroutines(r)
 			}
+		}
+		if g := lastGoroutines(r); g > goroutines0+2 {
+			t.Errorf("hush's goroutines grew from %d to %d over %d rotations", goroutines0, g, rounds-10)
 		}
 		if fds := countFDs(t, hush); fds > fds0 {
 			t.Errorf("hush's open descriptors grew from %d to %d over %d rotations", fds0, fds, rounds-10)
@@ -334,6 +339,22 @@ func TestRotationDebounce(t *testing.T) {
 		r.signal(syscall.SIGTERM)
 		r.expectExit(0)
 	})
+}
+
+// lastGoroutines waits for hush's latest "supervisor state" debug line and
+// returns the goroutine count it reports.
+func lastGoroutines(r *hushRun) int {
+	r.t.Helper()
+	n := -1
+	r.eventually("hush's goroutine count in its debug log", func() bool {
+		for _, l := range strings.Split(r.stderr.String(), "\n") {
+			if _, v, ok := strings.Cut(l, "supervisor state goroutines="); ok {
+				n, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		return n > 0
+	})
+	return n
 }
 
 func countFDs(t *testing.T, pid int) int {

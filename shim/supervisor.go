@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -320,6 +321,8 @@ func (s *Supervisor) childEnded(e Exit) (int, bool, error) {
 		s.log.Info("child restarted with new secrets", "pid", s.child.Pid,
 			"old_status", e.Code(), "stop_took", stopped.Round(time.Millisecond),
 			"since_change", time.Since(next.Since).Round(time.Millisecond))
+		// For leak hunting: a rotation must leave nothing running behind.
+		s.log.Debug("supervisor state", "goroutines", runtime.NumGoroutine())
 		// The new child may already be gone too.
 		return s.handleExits(reap())
 	}
