@@ -174,7 +174,9 @@ func (r *Resolver) readAll(ctx context.Context, groups []*group, reqs []Request)
 			}
 			defer func() { <-sem }()
 			start := time.Now()
-			log.Debug("reading secret", "backend", g.key.Backend, "path", g.key.Path, "vars", names(reqs, g.reqs))
+			if log.Enabled(ctx, slog.LevelDebug) { // names() allocates: only when it will be printed
+				log.Debug("reading secret", "backend", g.key.Backend, "path", g.key.Path, "vars", names(reqs, g.reqs))
+			}
 			s, err := g.backend.Read(ctx, g.path, g.query)
 			if err != nil {
 				log.Debug("reading secret failed", "backend", g.key.Backend, "path", g.key.Path, "duration", time.Since(start), "error", err)

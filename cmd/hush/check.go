@@ -16,13 +16,13 @@ import (
 // value: name, source, size and a digest prefix that lets two deployments be
 // compared without revealing the secret. It starts nothing and writes no
 // secret file, so it is safe in CI and in a HEALTHCHECK.
-func runCheck(ctx context.Context, opts options, environ []string, stdout io.Writer, log *slog.Logger) int {
+func runCheck(ctx context.Context, opts options, environ []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) int {
 	wd, err := os.Getwd()
 	if err != nil {
 		log.Error("check failed", "err", err.Error())
 		return shim.ExitHushFailed
 	}
-	plan, err := newSecretPlan(opts, environ, wd, nil, log)
+	plan, err := newSecretPlan(opts, environ, getenv, wd, nil, log)
 	if err != nil {
 		logError(log, "check failed", err)
 		return shim.ExitHushFailed

@@ -57,10 +57,10 @@ func run(ctx context.Context, sigs *shim.Signals, args []string, getenv func(str
 			usageError(stderr, err)
 			return shim.ExitHushFailed
 		}
-		return runCheck(ctx, more, environ, stdout, newLogger(more, stderr))
+		return runCheck(ctx, more, environ, getenv, stdout, newLogger(more, stderr))
 	}
 	log := newLogger(opts, stderr)
-	return supervise(ctx, sigs, opts, rest, environ, log)
+	return supervise(ctx, sigs, opts, rest, environ, getenv, log)
 }
 
 // usageError reports a bad command line in one line, the way every other

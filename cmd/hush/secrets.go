@@ -36,8 +36,8 @@ type secretPlan struct {
 	onFirstValues func([]sources.Value)
 }
 
-func newSecretPlan(opts options, environ []string, workDir string, user *shim.User, log *slog.Logger) (*secretPlan, error) {
-	backends := registerBackends(backendConfig{workDir: workDir, getenv: envLookup(environ), opts: opts, log: log})
+func newSecretPlan(opts options, environ []string, getenv func(string) string, workDir string, user *shim.User, log *slog.Logger) (*secretPlan, error) {
+	backends := registerBackends(backendConfig{workDir: workDir, getenv: getenv, opts: opts, log: log})
 	resolver := &sources.Resolver{Backends: backends, Logger: log}
 	plain, reqs, err := sources.Scan(environ, sources.ScanOptions{
 		FileEnvPatterns: opts.fileEnv,
@@ -215,18 +215,4 @@ func (p *secretPlan) Close() {
 	if err := p.files.Close(); err != nil {
 		p.log.Warn("secret files left behind", "err", err.Error())
 	}
-}
-
-// envLookup serves backends the variables hush was started with.
-func envLookup(environ []string) func(string) string {
-	return func(key string) string { return envValueOf(environ, key) }
-}
-
-func envValueOf(environ []string, key string) string {
-	for i := len(environ) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
 }

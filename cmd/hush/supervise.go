@@ -16,7 +16,7 @@ const (
 	groupFile  = "/etc/group"
 )
 
-func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, environ []string, log *slog.Logger) int {
+func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, environ []string, getenv func(string) string, log *slog.Logger) int {
 	if err := shim.BecomeSubreaper(); err != nil {
 		log.Warn("orphaned processes will not be reaped", "err", err)
 	}
@@ -34,7 +34,7 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 		log.Error("cannot start", "err", err.Error())
 		return shim.ExitHushFailed
 	}
-	plan, err := newSecretPlan(opts, environ, wd, user, log)
+	plan, err := newSecretPlan(opts, environ, getenv, wd, user, log)
 	if err != nil {
 		logError(log, "cannot start", err)
 		return shim.ExitHushFailed
