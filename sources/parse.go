@@ -12,8 +12,9 @@ import (
 // Common query parameters, understood by every backend and removed from
 // Ref.Query.
 const (
-	paramOptional = "optional"
-	paramAs       = "as"
+	paramOptional   = "optional"
+	paramAs         = "as"
+	paramAllowEmpty = "allow_empty"
 )
 
 // ParseRef parses a reference ref+BACKEND://PATH[?QUERY][#FRAGMENT], with an
@@ -61,7 +62,11 @@ func parseRef(value string) (Ref, error) {
 	if err != nil {
 		return Ref{}, fmt.Errorf("query: %w", err)
 	}
-	optional, err := takeParam(query, paramOptional, map[string]bool{"": true, "true": true, "false": false})
+	optional, err := takeBool(query, paramOptional)
+	if err != nil {
+		return Ref{}, err
+	}
+	allowEmpty, err := takeBool(query, paramAllowEmpty)
 	if err != nil {
 		return Ref{}, err
 	}
@@ -80,13 +85,14 @@ func parseRef(value string) (Ref, error) {
 	}
 
 	return Ref{
-		Raw:      value,
-		Backend:  backend,
-		Path:     path,
-		Query:    query,
-		Pointer:  pointer,
-		Optional: optional,
-		AsFile:   asFile,
+		Raw:        value,
+		Backend:    backend,
+		Path:       path,
+		Query:      query,
+		Pointer:    pointer,
+		Optional:   optional,
+		AllowEmpty: allowEmpty,
+		AsFile:     asFile,
 	}, nil
 }
 
@@ -118,6 +124,27 @@ func checkBackendName(name string) error {
 	return nil
 }
 
+// takeBool removes a common boolean parameter; present without a value
+// (?optional) it means true.
+func takeBool(query url.Values, key string) (bool, error) {
+	vals, ok := query[key]
+	if !ok {
+		return false, nil
+	}
+	delete(query, key)
+	if len(vals) > 1 {
+		return false, fmt.Errorf("query parameter %q given more than once", key)
+	}
+	if vals[0] == "" {
+		return true, nil
+	}
+	b, err := ParseBool(vals[0])
+	if err != nil {
+		return false, fmt.Errorf("query parameter %s: %w", key, err)
+	}
+	return b, nil
+}
+
 // takeParam removes a common parameter from query and maps its value through
 // allowed. A parameter given twice is an error rather than a silent pick.
 func takeParam(query url.Values, key string, allowed map[string]bool) (bool, error) {
@@ -138,7 +165,7 @@ func takeParam(query url.Values, key string, allowed map[string]bool) (bool, err
 
 func allowedList(allowed map[string]bool) string {
 	var names []string
-	for _, k := range []string{"true", "false", "file", "env"} {
+	for _, k := range []string{"file", "env"} {
 		if _, ok := allowed[k]; ok {
 			names = append(names, k)
 		}

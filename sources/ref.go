@@ -17,7 +17,11 @@ type Ref struct {
 	Query    url.Values // backend-specific parameters (common ones removed); never nil after ParseRef
 	Pointer  string     // RFC 6901 JSON pointer from the fragment, "" = whole document
 	Optional bool       // ?optional=true: a missing secret leaves the variable unset
-	AsFile   bool       // ?as=file: deliver this one as a file
+	// AllowEmpty (?allow_empty=true) accepts an empty value, which is
+	// otherwise refused as the likely sign of a truncated file or an unset
+	// key.
+	AllowEmpty bool
+	AsFile     bool // ?as=file: deliver this one as a file
 }
 
 // IsRef reports whether an environment value is a reference (and so must
@@ -55,6 +59,9 @@ func (r Ref) String() string {
 	}
 	if r.Optional {
 		q.Set(paramOptional, "true")
+	}
+	if r.AllowEmpty {
+		q.Set(paramAllowEmpty, "true")
 	}
 	if r.AsFile {
 		q.Set(paramAs, "file")

@@ -29,6 +29,7 @@ type Request struct {
 // Value is a resolved variable.
 type Value struct {
 	Name    string
+	From    string // Request.From: X_FILE when the _FILE convention made this value
 	Ref     Ref
 	Secret  Secret
 	Missing bool // the reference is optional and the secret does not exist: leave the variable unset
@@ -49,13 +50,6 @@ type Resolver struct {
 	Backends      map[string]Backend // by backend name, e.g. "file"
 	MaxConcurrent int                // bound on concurrent group reads; <= 0 means DefaultMaxConcurrent
 	Logger        *slog.Logger       // may be nil; logs name variables and references, never values
-}
-
-// HasBackend reports whether name is a configured backend; it fits
-// ScanOptions.KnownBackends.
-func (r *Resolver) HasBackend(name string) bool {
-	_, ok := r.Backends[name]
-	return ok
 }
 
 // ValidateRef checks that ref's backend exists and accepts its query
@@ -84,38 +78,38 @@ func (r *Resolver) ValidateRef(ref Ref) error {
 // and returns the values in request order.
 //
 // On failure it returns no values and an error joining one *VarError per
-// failed variable. Every reference is validated before anything is read.
-// When ctx ends first, Resolve returns at once with ctx's error for each
-// variable still waiting; reads that ignore ctx are abandoned, not awaited.
+// failed variable. The requests must come from Scan, which validated their
+// references. When ctx ends first, Resolve returns at once with ctx's error
+// for each variable still waiting; reads that ignore ctx are abandoned, not
+// awaited.
 func (r *Resolver) Resolve(ctx context.Context, reqs []Request, opts ResolveOptions) ([]Value, error) {
-	var errs []error
-	for _, req := range reqs {
-		if err := r.ValidateRef(req.Ref); err != nil {
-			errs = append(errs, varError(req, err))
-		}
+	values, errs := r.ResolveEach(ctx, reqs, opts)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	return values, nil
+}
 
+// ResolveEach is Resolve for a caller that reports every variable (hush
+// check): values[i] is request i's value and errs[i] its *VarError, exactly
+// one of them set.
+func (r *Resolver) ResolveEach(ctx context.Context, reqs []Request, opts ResolveOptions) ([]Value, []error) {
 	groups, groupOf := r.groupRequests(reqs)
 	results := r.readAll(ctx, groups, reqs)
 
 	values := make([]Value, len(reqs))
+	errs := make([]error, len(reqs))
 	for i, req := range reqs {
 		res := results[groupOf[i]]
 		v, err := finish(req, res.secret, res.err, opts)
 		if err != nil {
-			errs = append(errs, varError(req, err))
+			errs[i] = varError(req, err)
 			continue
 		}
-		r.logger().Debug("resolved secret reference", "var", req.Name, "ref", req.Ref.Raw, "missing", v.Missing)
+		r.logger().Debug("resolved secret reference", "var", req.Name, "ref", displayRef(req.Ref.Raw), "missing", v.Missing)
 		values[i] = v
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return values, nil
+	return values, errs
 }
 
 // group is one read shared by the requests at indexes reqs.
@@ -165,6 +159,12 @@ func (r *Resolver) readAll(ctx context.Context, groups []*group, reqs []Request)
 	log := r.logger()
 
 	for i, g := range groups {
+		if g.backend == nil {
+			// Scan validates every reference; this only keeps a
+			// caller that skipped it from crashing hush.
+			ch <- done{i, readResult{err: fmt.Errorf("unknown backend %q", g.key.Backend)}}
+			continue
+		}
 		go func() {
 			select {
 			case sem <- struct{}{}:
@@ -175,13 +175,13 @@ func (r *Resolver) readAll(ctx context.Context, groups []*group, reqs []Request)
 			defer func() { <-sem }()
 			start := time.Now()
 			if log.Enabled(ctx, slog.LevelDebug) { // names() allocates: only when it will be printed
-				log.Debug("reading secret", "backend", g.key.Backend, "path", g.key.Path, "vars", names(reqs, g.reqs))
+				log.Debug("reading secret", "backend", g.key.Backend, "path", displayRef(g.key.Path), "vars", names(reqs, g.reqs))
 			}
 			s, err := g.backend.Read(ctx, g.path, g.query)
 			if err != nil {
-				log.Debug("reading secret failed", "backend", g.key.Backend, "path", g.key.Path, "duration", time.Since(start), "error", err)
+				log.Debug("reading secret failed", "backend", g.key.Backend, "path", displayRef(g.key.Path), "duration", time.Since(start), "err", displayText(err.Error()))
 			} else {
-				log.Debug("read secret", "backend", g.key.Backend, "path", g.key.Path, "duration", time.Since(start))
+				log.Debug("read secret", "backend", g.key.Backend, "path", displayRef(g.key.Path), "duration", time.Since(start))
 			}
 			ch <- done{i, readResult{secret: s, err: err}}
 		}()
@@ -219,7 +219,7 @@ func (r *Resolver) readAll(ctx context.Context, groups []*group, reqs []Request)
 func finish(req Request, doc Secret, readErr error, opts ResolveOptions) (Value, error) {
 	missing := func(err error) (Value, error) {
 		if req.Ref.Optional && errors.Is(err, ErrNotFound) {
-			return Value{Name: req.Name, Ref: req.Ref, Missing: true}, nil
+			return Value{Name: req.Name, From: req.From, Ref: req.Ref, Missing: true}, nil
 		}
 		return Value{}, err
 	}
@@ -230,13 +230,17 @@ func finish(req Request, doc Secret, readErr error, opts ResolveOptions) (Value,
 	if err != nil {
 		return missing(err)
 	}
+	if s.Len() == 0 && !req.Ref.AllowEmpty {
+		return Value{}, errors.New("the value is empty, which is usually a truncated file or an unset key; " +
+			"add ?allow_empty=true to the reference if empty is what you mean")
+	}
 	if s.Len() > MaxSecretSize {
 		return Value{}, fmt.Errorf("value is %d bytes, over the %d-byte limit", s.Len(), MaxSecretSize)
 	}
 	if envDelivered(req, opts) && bytes.IndexByte(s.Bytes(), 0) >= 0 {
 		return Value{}, errors.New("value contains a NUL byte, which an environment variable cannot hold (deliver it with ?as=file)")
 	}
-	return Value{Name: req.Name, Ref: req.Ref, Secret: s}, nil
+	return Value{Name: req.Name, From: req.From, Ref: req.Ref, Secret: s}, nil
 }
 
 func envDelivered(req Request, opts ResolveOptions) bool {

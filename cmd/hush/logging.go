@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/hushinit/hush/sources"
 )
 
 // newLogger writes hush's own logs to stderr. No value ever reaches a
@@ -83,12 +84,7 @@ func (h *textHandler) Handle(_ context.Context, r slog.Record) error {
 // logError logs each error of a joined error as its own line, so that a run
 // with three bad references reports three lines, each naming its variable.
 func logError(log *slog.Logger, msg string, err error) {
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) {
-		for _, e := range joined.Unwrap() {
-			logError(log, msg, e)
-		}
-		return
+	for _, e := range sources.Errors(err) {
+		log.Error(msg, "err", e.Error())
 	}
-	log.Error(msg, "err", err.Error())
 }

@@ -97,6 +97,11 @@ func Open(base string, uid, gid int) (*Dir, error) {
 	return d, nil
 }
 
+// Path is where the child finds the files: Write's name for variable X is
+// Path()+"/"+FileName(X). The plan needs it before writing, to check the
+// whole environment first.
+func (d *Dir) Path() string { return d.path }
+
 // missingHint says what to do when the base does not exist: `docker run
 // --ipc none` has no /dev/shm at all.
 func missingHint(err error) string {

@@ -6,10 +6,10 @@ package rotation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,14 +90,17 @@ func (c *Controller) Run(ctx context.Context, current []sources.Value, updates c
 			if len(keys) == 0 {
 				continue
 			}
+			// An empty value is an error here as at start-up (unless
+			// ?allow_empty=true): an editor that truncates a file
+			// before writing it must not restart the child with an
+			// empty secret. The child keeps its value, and the write
+			// that follows is a new notice.
 			next, err := c.reread(ctx, current, keys)
 			if err != nil {
-				var reasons []string
-				for _, e := range flatten(err) {
-					reasons = append(reasons, e.Error())
+				for _, e := range sources.Errors(err) {
+					log.Warn("a secret changed but cannot be read; the child keeps its current secrets",
+						"err", e.Error(), "retry_in", c.RetryInterval)
 				}
-				log.Warn("a secret changed but cannot be read; the child keeps its current secrets",
-					"errors", reasons, "retry_in", c.RetryInterval)
 				c.notices.putBack(keys, first)
 				arm(c.RetryInterval)
 				retrying = true
@@ -110,7 +113,9 @@ func (c *Controller) Run(ctx context.Context, current []sources.Value, updates c
 				continue
 			}
 			current, digests = next, newDigests
-			log.Info("secrets changed", "vars", changed)
+			// The info line of a rotation is the supervisor's, which
+			// says what it did; this one is for tracing.
+			log.Debug("secrets changed", "changed", strings.Join(changed, ","))
 			select {
 			case updates <- Update{Values: next, Changed: changed, Detected: first}:
 			case <-ctx.Done():
@@ -210,14 +215,6 @@ func changedNames(reqs []sources.Request, old, new []digest) []string {
 		}
 	}
 	return names
-}
-
-func flatten(err error) []error {
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) {
-		return joined.Unwrap()
-	}
-	return []error{err}
 }
 
 // noticeSet collects the groups reported changed by watchers, which call add
