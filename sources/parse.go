@@ -17,19 +17,9 @@ const (
 	paramAllowEmpty = "allow_empty"
 )
 
-// ParseRef parses a reference ref+BACKEND://PATH[?QUERY][#FRAGMENT], with an
-// optional trailing "+" (vals' terminator). Errors contain the reference text
-// and nothing else.
-func ParseRef(value string) (Ref, error) {
-	r, err := parseRef(value)
-	if err != nil {
-		return Ref{}, fmt.Errorf("%s: %w", displayRef(value), err)
-	}
-	return r, nil
-}
-
-// parseRef is ParseRef without the reference in its errors, for callers
-// (Scan) that put it in a VarError themselves.
+// parseRef parses a reference ref+BACKEND://PATH[?QUERY][#FRAGMENT], with
+// an optional trailing "+" (vals' terminator). Its errors never quote the
+// reference: Scan puts it in a VarError, bounded.
 func parseRef(value string) (Ref, error) {
 	if !IsRef(value) {
 		return Ref{}, errors.New(`a reference starts with "ref+"`)

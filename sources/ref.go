@@ -14,7 +14,7 @@ type Ref struct {
 	Raw      string     // the reference text as written
 	Backend  string     // "file", "vault", ...
 	Path     string     // backend-specific, percent-decoded; for file "/abs/path" or "rel/path"
-	Query    url.Values // backend-specific parameters (common ones removed); never nil after ParseRef
+	Query    url.Values // backend-specific parameters (common ones removed); never nil once parsed
 	Pointer  string     // RFC 6901 JSON pointer from the fragment, "" = whole document
 	Optional bool       // ?optional=true: a missing secret leaves the variable unset
 	// AllowEmpty (?allow_empty=true) accepts an empty value, which is
@@ -46,7 +46,7 @@ func (r Ref) Group() GroupKey {
 
 // String renders r canonically: common parameters merged into the sorted
 // query, everything outside a conservative character set percent-encoded,
-// no trailing "+". ParseRef(r.String()) yields r again (apart from Raw).
+// no trailing "+". Parsing r.String() yields r again (apart from Raw).
 func (r Ref) String() string {
 	var b strings.Builder
 	b.WriteString(refPrefix)
