@@ -117,18 +117,14 @@ func checkBackendName(name string) error {
 // takeBool removes a common boolean parameter; present without a value
 // (?optional) it means true.
 func takeBool(query url.Values, key string) (bool, error) {
-	vals, ok := query[key]
-	if !ok {
-		return false, nil
+	v, ok, err := takeOne(query, key)
+	if err != nil || !ok {
+		return false, err
 	}
-	delete(query, key)
-	if len(vals) > 1 {
-		return false, fmt.Errorf("query parameter %q given more than once", key)
-	}
-	if vals[0] == "" {
+	if v == "" {
 		return true, nil
 	}
-	b, err := ParseBool(vals[0])
+	b, err := ParseBool(v)
 	if err != nil {
 		return false, fmt.Errorf("query parameter %s: %w", key, err)
 	}
@@ -136,21 +132,31 @@ func takeBool(query url.Values, key string) (bool, error) {
 }
 
 // takeParam removes a common parameter from query and maps its value through
-// allowed. A parameter given twice is an error rather than a silent pick.
+// allowed.
 func takeParam(query url.Values, key string, allowed map[string]bool) (bool, error) {
+	v, ok, err := takeOne(query, key)
+	if err != nil || !ok {
+		return false, err
+	}
+	b, ok := allowed[v]
+	if !ok {
+		return false, fmt.Errorf("query parameter %s=%q: want one of %s", key, v, allowedList(allowed))
+	}
+	return b, nil
+}
+
+// takeOne removes a common parameter from query and returns its value. A
+// parameter given twice is an error rather than a silent pick.
+func takeOne(query url.Values, key string) (string, bool, error) {
 	vals, ok := query[key]
 	if !ok {
-		return false, nil
+		return "", false, nil
 	}
 	delete(query, key)
 	if len(vals) > 1 {
-		return false, fmt.Errorf("query parameter %q given more than once", key)
+		return "", false, fmt.Errorf("query parameter %q given more than once", key)
 	}
-	v, ok := allowed[vals[0]]
-	if !ok {
-		return false, fmt.Errorf("query parameter %s=%q: want one of %s", key, vals[0], allowedList(allowed))
-	}
-	return v, nil
+	return vals[0], true, nil
 }
 
 func allowedList(allowed map[string]bool) string {
