@@ -18,7 +18,7 @@ const (
 	ActionRolling = "rolling" // start the new one, then stop the old one
 	ActionSignal  = "signal"  // send OnChange.Signal; files are rewritten first
 	ActionExit    = "exit"    // stop the child, hush exits with shim.ExitOnChange
-	ActionNone    = "none"    // rewrite files, leave the child alone
+	ActionNone    = "none"    // leave the child (and its files) alone
 )
 
 // OnChange is what --on-change asks for when a secret rotates.
@@ -90,6 +90,10 @@ func (p *Plan) Rotate(ctx context.Context, requests chan<- shim.Request) {
 // place, and a set that cannot be delivered leaves the child alone.
 func (p *Plan) requestFor(u rotation.Update) (shim.Request, bool) {
 	changed := strings.Join(u.Changed, ",")
+	if p.cfg.OnChange.Action == ActionNone {
+		p.log.Info("secrets changed; --on-change none leaves the child alone", "changed", changed)
+		return shim.Request{}, false
+	}
 	env, err := p.Environment(u.Values)
 	if err != nil {
 		for _, e := range sources.Errors(err) {
@@ -101,9 +105,6 @@ func (p *Plan) requestFor(u rotation.Update) (shim.Request, bool) {
 	p.current = u.Values
 	req := shim.Request{Reason: changed, Since: u.Detected}
 	switch p.cfg.OnChange.Action {
-	case ActionNone:
-		p.log.Info("secrets changed; --on-change none leaves the child alone", "changed", changed)
-		return shim.Request{}, false
 	case ActionSignal:
 		req.Kind, req.Signal = shim.Signal, p.cfg.OnChange.Signal
 	case ActionExit:
