@@ -409,3 +409,19 @@ func TestRotationEmptyHeldBack(t *testing.T) {
 		r.expectExit(0)
 	})
 }
+
+// TestRotationEmbedded: a reference inside a longer value is watched like
+// any other, and a change re-renders the whole value.
+func TestRotationEmbedded(t *testing.T) {
+	t.Parallel()
+	inModes(t, func(t *testing.T, m mode) {
+		path := filepath.Join(t.TempDir(), "pw")
+		writeFile(t, path, "v1\n")
+		r := startRotating(t, m, "postgres://app:ref+file://"+path+"+@db:5432/app", rotationChild)
+		r.waitStdout("value=postgres://app:v1@db:5432/app")
+		writeFile(t, path, "v2\n")
+		r.waitStdout("value=postgres://app:v2@db:5432/app")
+		r.signal(syscall.SIGTERM)
+		r.expectExit(0)
+	})
+}

@@ -55,11 +55,15 @@ func (p *Plan) Check(ctx context.Context, w io.Writer, digestKey []byte) error {
 		if p.AsFile(r.Ref) {
 			delivery = "file"
 		}
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Name, r.Ref.Backend, r.Ref.Path, status, delivery)
-		if digestKey != nil {
-			line += "\t" + digest
+		// A value with references inside a longer text has a row per
+		// reference; the digest is of the whole value.
+		for _, ref := range r.Refs() {
+			line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Name, ref.Backend, ref.Path, status, delivery)
+			if digestKey != nil {
+				line += "\t" + digest
+			}
+			fmt.Fprintln(tw, line)
 		}
-		fmt.Fprintln(tw, line)
 	}
 	return errors.Join(append([]error{p.scanErr, tw.Flush()}, errs...)...)
 }

@@ -92,6 +92,7 @@ func New(cfg Config) (*Plan, error) {
 		// HUSH_VAULT_TOKEN_FILE is hush's setting, never the child's
 		// HUSH_VAULT_TOKEN: it stays a plain variable, scrubbed below.
 		Reserved:    func(name string) bool { return strings.HasPrefix(name, "HUSH_") },
+		IsBackend:   resolver.HasBackend,
 		ValidateRef: resolver.ValidateRef,
 	})
 	p.scanErr = scanErr

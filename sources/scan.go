@@ -19,6 +19,11 @@ type ScanOptions struct {
 	// convention is opt-in because PID_FILE, LOG_FILE or CONFIG_FILE are
 	// common and are not secrets. The caller splits comma lists.
 	FileEnvPatterns []string
+	// IsBackend reports whether a name is a backend of this build, which
+	// tells a reference inside a longer value ("...:ref+vault://db#/pw+@...")
+	// from text that merely contains "ref+"; Resolver.HasBackend fits. nil
+	// looks for no reference inside longer values.
+	IsBackend func(name string) bool
 	// Reserved names the variables the _FILE convention must never set
 	// (hush's own HUSH_* settings): their X_FILE passes through as is.
 	Reserved func(name string) bool
@@ -71,6 +76,18 @@ func Scan(environ []string, opts ScanOptions) (plain []string, reqs []Request, e
 				continue
 			}
 			reqs = append(reqs, Request{Name: e.name, Ref: ref})
+		case e.hasValue && opts.IsBackend != nil && strings.Contains(e.value, refPrefix):
+			found := findEmbedded(e.value, opts.IsBackend)
+			if len(found) == 0 {
+				plain = append(plain, e.kv)
+				continue
+			}
+			parts, err := embeddedParts(e.name, e.value, found, opts)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			reqs = append(reqs, Request{Name: e.name, Parts: parts})
 		default:
 			plain = append(plain, e.kv)
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -145,10 +146,12 @@ func (c *Controller) startWatchers(ctx context.Context, notify func(sources.Grou
 	byBackend := map[string][]sources.GroupKey{}
 	seen := map[sources.GroupKey]bool{}
 	for _, r := range c.Requests {
-		k := r.Ref.Group()
-		if !seen[k] {
-			seen[k] = true
-			byBackend[k.Backend] = append(byBackend[k.Backend], k)
+		for _, ref := range r.Refs() {
+			k := ref.Group()
+			if !seen[k] {
+				seen[k] = true
+				byBackend[k.Backend] = append(byBackend[k.Backend], k)
+			}
 		}
 	}
 	started := 0
@@ -168,13 +171,10 @@ func (c *Controller) startWatchers(ctx context.Context, notify func(sources.Grou
 // reread reads the groups in keys again and returns the complete new set:
 // the new values for those groups, the current ones for the rest.
 func (c *Controller) reread(ctx context.Context, current []sources.Value, keys map[sources.GroupKey]bool) ([]sources.Value, error) {
-	var subset []sources.Request
-	var index []int
-	for i, r := range c.Requests {
-		if keys[r.Ref.Group()] {
-			subset = append(subset, r)
-			index = append(index, i)
-		}
+	index := c.affected(keys)
+	subset := make([]sources.Request, len(index))
+	for j, i := range index {
+		subset[j] = c.Requests[i]
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.ReadTimeout)
 	defer cancel()
@@ -188,6 +188,39 @@ func (c *Controller) reread(ctx context.Context, current []sources.Value, keys m
 		next[i] = fresh[j]
 	}
 	return next, nil
+}
+
+// affected lists the requests to re-read for the changed groups in keys.
+// A value with several references inside is re-rendered whole, which
+// re-reads its other groups too; every other request on those groups is
+// then re-read in the same call, so that one read still serves them all
+// (a dynamic credential's username and the password inside a URL stay from
+// one lease). keys grows to what is re-read.
+func (c *Controller) affected(keys map[sources.GroupKey]bool) []int {
+	in := make([]bool, len(c.Requests))
+	for grew := true; grew; {
+		grew = false
+		for i, r := range c.Requests {
+			if in[i] {
+				continue
+			}
+			refs := r.Refs()
+			if !slices.ContainsFunc(refs, func(ref sources.Ref) bool { return keys[ref.Group()] }) {
+				continue
+			}
+			in[i], grew = true, true
+			for _, ref := range refs {
+				keys[ref.Group()] = true
+			}
+		}
+	}
+	var index []int
+	for i, ok := range in {
+		if ok {
+			index = append(index, i)
+		}
+	}
+	return index
 }
 
 type digest struct {
