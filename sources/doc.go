@@ -5,7 +5,9 @@
 //
 //	ref+BACKEND://PATH[?QUERY][#FRAGMENT]
 //
-// and is the whole value of a variable. [Scan] splits an environment into
+// and is the whole value of a variable or, in vals' form, part of a longer
+// one ("postgres://app:ref+vault://db#/pw+@db/app": a [Request] with
+// [Part]s). [Scan] splits an environment into
 // plain entries and [Request]s (applying the opt-in docker-library _FILE
 // convention) and validates every reference, once, against the backends of
 // the build ([Resolver.ValidateRef]); it reports every bad one. A
@@ -16,6 +18,7 @@
 // Where things live:
 //
 //	scan.go      environment -> requests, the _FILE convention
+//	embedded.go  references inside a longer value
 //	parse.go     the reference grammar; ref.go the parsed form
 //	pointer.go   JSON pointers into a document
 //	resolve.go   one read per group, concurrency, limits
