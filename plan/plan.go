@@ -81,7 +81,7 @@ type Plan struct {
 // backends' own messages. Bad references do not stop New: they are kept and
 // reported by Prepare (or Check) together with every failed read, so that a
 // user fixes them all in one round.
-func New(cfg Config) (*Plan, error) {
+func New(cfg Config) *Plan {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -109,7 +109,7 @@ func New(cfg Config) (*Plan, error) {
 		}
 	}
 	p.scanErr = errors.Join(p.scanErr, errors.Join(errs...))
-	return p, nil
+	return p
 }
 
 // scrubbed reports whether a variable of hush's own (HUSH_*) is kept from

@@ -41,10 +41,7 @@ func newPlan(t *testing.T, cfg Config) *Plan {
 	if cfg.StartupTimeout == 0 {
 		cfg.StartupTimeout = time.Minute
 	}
-	p, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := New(cfg)
 	t.Cleanup(p.Close)
 	return p
 }

@@ -135,5 +135,5 @@ func newPlan(opts options, environ, argv []string, getenv func(string) string, u
 		Debounce:       opts.debounce,
 		Splay:          opts.splay,
 		Logger:         log,
-	})
+	}), nil
 }
