@@ -55,22 +55,22 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 		log.Warn("--on-change signal cannot change environment variables of a running process; " +
 			"only secrets delivered as files (--deliver file or ?as=file) will reach the child")
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	code, err := superviseChild(ctx, cancel, p, sigs, opts, argv, user, log)
+	code, err := superviseChild(ctx, p, sigs, opts, argv, user, log)
 	if err != nil {
 		logError(log, "cannot start", err)
 	}
 	return code
 }
 
-// superviseChild starts and supervises the child; when it returns, every goroutine
-// it started has ended and p is closed.
-func superviseChild(ctx context.Context, cancel context.CancelFunc, p *plan.Plan, sigs *shim.Signals, opts options,
+// superviseChild watches, starts the child and supervises it. When it
+// returns, every goroutine it started has ended and p is closed.
+func superviseChild(ctx context.Context, p *plan.Plan, sigs *shim.Signals, opts options,
 	argv []string, user *shim.User, log *slog.Logger) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer p.Close() // last: no goroutine can write a secret file any more
 	defer wg.Wait()
-	defer cancel()
+	defer cancel() // first: ends the watchers and Rotate
 
 	watching, err := p.Watch(ctx)
 	if err != nil {
