@@ -3,6 +3,8 @@ package plan
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/url"
@@ -380,5 +382,18 @@ func TestFileErrorNamesVariableOnce(t *testing.T) {
 	_, err := p.Environment(p.current)
 	if err == nil || strings.Count(err.Error(), "CMS_SECRET") != 1 || !strings.Contains(err.Error(), "write secret file") {
 		t.Errorf("err = %v, want the variable named once", err)
+	}
+}
+
+func TestHMACSHA256(t *testing.T) {
+	t.Parallel()
+	for _, key := range [][]byte{[]byte("0123456789abcdef"), bytes.Repeat([]byte("k"), 64), bytes.Repeat([]byte("long"), 40)} {
+		for _, msg := range []string{"", "hunter2", strings.Repeat("x", 1000)} {
+			want := hmac.New(sha256.New, key)
+			want.Write([]byte(msg))
+			if got := hmacSHA256(key, []byte(msg)); !bytes.Equal(got[:], want.Sum(nil)) {
+				t.Errorf("hmacSHA256(%d-byte key, %d-byte message) differs from crypto/hmac", len(key), len(msg))
+			}
+		}
 	}
 }

@@ -21,7 +21,7 @@
 package delivery
 
 import (
-	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -117,8 +117,12 @@ func missingHint(err error) string {
 func makeDir(parent *os.File, prefix string) (*os.File, string, error) {
 	pfd := int(parent.Fd())
 	for range 10 {
-		name := prefix + strings.ToLower(rand.Text())
-		err := unix.Mkdirat(pfd, name, dirMode)
+		r, err := randomName()
+		if err != nil {
+			return nil, "", err
+		}
+		name := prefix + r
+		err = unix.Mkdirat(pfd, name, dirMode)
 		if errors.Is(err, unix.EEXIST) {
 			continue
 		}
@@ -139,6 +143,17 @@ func makeDir(parent *os.File, prefix string) (*os.File, string, error) {
 		return os.NewFile(uintptr(fd), name), name, nil
 	}
 	return nil, "", errors.New("no free directory name after 10 tries")
+}
+
+// randomName is 128 random bits in hex, from getrandom(2) directly:
+// crypto/rand would add its generator's code to the smallest build, for
+// names that only need to be unguessable.
+func randomName() (string, error) {
+	b := make([]byte, 16)
+	if _, err := unix.Getrandom(b, 0); err != nil {
+		return "", fmt.Errorf("random name: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // FileName is the name of variable name's file: letters, digits, '_' and
@@ -185,7 +200,11 @@ func (d *Dir) Write(name string, value []byte) (string, error) {
 		return "", errors.New("write secret file: the secret files directory is already removed")
 	}
 	dfd := int(d.inner.Fd())
-	tmp := ".tmp-" + strings.ToLower(rand.Text())
+	r, err := randomName()
+	if err != nil {
+		return "", fmt.Errorf("write secret file: %w", err)
+	}
+	tmp := ".tmp-" + r
 	// O_EXCL never follows a symlink and never opens an existing file;
 	// O_NOFOLLOW says the same for the reader.
 	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o400)
