@@ -141,8 +141,12 @@ func TestNewReportsEveryBadReference(t *testing.T) {
 	if len(errs) != 4 {
 		t.Fatalf("%d errors, want 4 (A, B, C, the long name):\n%v", len(errs), err)
 	}
+	// The message lists the backends the build has.
+	if !strings.Contains(err.Error(), `"nope"`) || !strings.Contains(err.Error()[strings.Index(err.Error(), `"nope"`):], "mem") {
+		t.Errorf("the unknown backend's error does not list the build's backends:\n%v", err)
+	}
 	for _, want := range []string{`A: ref+mem://missing-a: no secret`, `B: ref+mem://missing-b: no secret`,
-		`C: ref+nope://x: unknown backend "nope" (available: mem)`, "too long for a file name"} {
+		`C: ref+nope://x: unknown backend "nope"`, "too long for a file name"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("errors lack %q:\n%v", want, err)
 		}
