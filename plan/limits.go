@@ -22,7 +22,7 @@ const (
 	// headroom is kept free for what is added after the plan: HOME for
 	// --user, LISTEN_* and NOTIFY_SOCKET for socket activation, the
 	// executable's path that the kernel copies too.
-	headroom = 16 << 10
+	headroom = 4 << 10
 )
 
 // argTotalLimit is the kernel's budget for argv and envp together: a quarter
