@@ -178,11 +178,7 @@ func (p *Plan) resolve(ctx context.Context) ([]sources.Value, []error) {
 func (p *Plan) Environment(values []sources.Value) ([]string, error) {
 	drop := p.usedCredentials()
 	env := slices.DeleteFunc(slices.Clone(p.plain), func(kv string) bool { return drop[envName(kv)] })
-	type file struct {
-		v    sources.Value
-		name string
-	}
-	var files []file
+	var files []sources.Value // written once the whole environment passed
 	for _, v := range values {
 		if v.Missing || drop[v.Name] || (v.From != "" && drop[v.From]) {
 			// A credential's X_FILE turned into X is that credential
@@ -202,7 +198,7 @@ func (p *Plan) Environment(values []sources.Value) ([]string, error) {
 			return nil, varError(v, err)
 		}
 		env = append(env, v.Name+"="+dir+"/"+name)
-		files = append(files, file{v, name})
+		files = append(files, v)
 	}
 	// Without a secret the environment is hush's own, which execve
 	// accepted: the kernel is the better judge of it.
@@ -211,9 +207,9 @@ func (p *Plan) Environment(values []sources.Value) ([]string, error) {
 			return nil, err
 		}
 	}
-	for _, f := range files {
-		if _, err := p.files.Write(f.v.Name, f.v.Secret.Bytes()); err != nil {
-			return nil, varError(f.v, err)
+	for _, v := range files {
+		if _, err := p.files.Write(v.Name, v.Secret.Bytes()); err != nil {
+			return nil, varError(v, err)
 		}
 	}
 	return env, nil
