@@ -33,7 +33,7 @@ type User struct {
 // (docker run --user 1000:1000 with HUSH_USER=1000), so that naming the user
 // hush already is changes nothing.
 func LookupUser(spec, passwdPath, groupPath string) (User, error) {
-	return lookupUser(spec, passwdPath, groupPath, uint32(os.Getgid()))
+	return lookupUser(spec, passwdPath, groupPath, uint32(os.Getegid()))
 }
 
 func lookupUser(spec, passwdPath, groupPath string, ownGID uint32) (User, error) {
@@ -192,15 +192,17 @@ func currentIdentity() (identity, error) {
 // usual case is a container started as a non-root user (docker run --user,
 // Kubernetes runAsUser) whose image sets HUSH_USER to another user.
 type SwitchError struct {
-	From, To identity
-	Missing  []string // CAP_SETUID, CAP_SETGID
+	UID, GID         uint32   // who the child should run as
+	HushUID, HushGID uint32   // who hush runs as
+	Missing          []string // CAP_SETUID, CAP_SETGID
 }
 
 func (e *SwitchError) Error() string {
+	caps := strings.Join(e.Missing, " and ")
 	return fmt.Sprintf("running the child as uid %d gid %d needs %s, which hush (uid %d gid %d) does not have: "+
 		"start the container as root keeping %s, or leave the user switch to the runtime "+
 		"(docker run --user, Kubernetes runAsUser) and name that same user or none",
-		e.To.uid, e.To.gid, strings.Join(e.Missing, " and "), e.From.uid, e.From.gid, strings.Join(e.Missing, " and "))
+		e.UID, e.GID, caps, e.HushUID, e.HushGID, caps)
 }
 
 // CheckSwitch tells, before any secret is read, whether hush can start the
@@ -238,7 +240,7 @@ func (u User) credential(self identity) (*syscall.Credential, error) {
 		missing = append(missing, "CAP_SETGID")
 	}
 	if len(missing) > 0 {
-		return nil, &SwitchError{From: self, To: identity{uid: u.UID, gid: u.GID}, Missing: missing}
+		return nil, &SwitchError{UID: u.UID, GID: u.GID, HushUID: self.uid, HushGID: self.gid, Missing: missing}
 	}
 	return &syscall.Credential{
 		Uid:         u.UID,
