@@ -35,8 +35,10 @@ import (
 // drops the old inode's link count to 0, which inotify reports on the file
 // (IN_ATTRIB) and a poll's stat shows, and a path that still leads to an
 // inode with no links can only be such a mount. hush then warns once per
-// file, naming the variables and the fix, and keeps the child. Filesystems where inotify is blind to other machines' writes
-// (NFS, CIFS, FUSE, 9p) are polled with stat every opts.PollInterval instead.
+// file, naming the variables and the fix, and keeps the child.
+//
+// Filesystems where inotify is blind to other machines' writes (NFS, CIFS,
+// FUSE, 9p) are polled with stat every opts.PollInterval instead.
 func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sources.WatchOptions, notify func(sources.GroupKey)) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
