@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,4 +120,38 @@ func sortedInts(a, b int) []string {
 		return []string{strconv.Itoa(a)}
 	}
 	return []string{strconv.Itoa(a), strconv.Itoa(b)}
+}
+
+// The same non-root container with a secret delivered as a file: hush
+// writes it as the user it already is, and the child reads it.
+func TestUserAlreadyThatUserFileDelivery(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start hush as another user")
+	}
+	nobody, ok := lookupUser(t, "nobody")
+	if !ok {
+		t.Skip("no user nobody in /etc/passwd")
+	}
+	// nobody must reach the file: t.TempDir's parent is 0700.
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secretPath := filepath.Join(dir, "s")
+	value := "nonroot-" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(secretPath, []byte(value+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := asNobody(t, nobody, opts{env: []string{"HUSH_USER=nobody", "S=ref+file://" + secretPath}},
+		"--deliver", "file", "--", "sh", "-c", `printf '%s\n' "$(cat "$S")"`)
+	r.expectExit(0)
+	if got := strings.TrimSpace(r.stdout.all(t)); got != value {
+		t.Errorf("the child read %q from its secret file, want the secret", got)
+	}
+	if s := r.stderr.all(t); strings.Contains(s, value) || s != "" {
+		t.Errorf("unexpected stderr: %s", s)
+	}
 }
