@@ -12,7 +12,7 @@ import (
 // holds references inside a longer text. A reference starts at
 // "ref+BACKEND://" with BACKEND a backend of this build, and ends at the
 // next "+" (which is dropped) or at the end of the value. Text that merely
-// contains "ref+" stays as it is.
+// contains "ref+", and vals' "secretref+", stays as it is.
 
 // embeddedRef is one "ref+BACKEND://..." found inside a value.
 type embeddedRef struct {
@@ -30,7 +30,9 @@ func findEmbedded(value string, isBackend func(string) bool) []embeddedRef {
 		}
 		start := i + j
 		name, ok := backendAt(value[start+len(refPrefix):])
-		if !ok || !isBackend(name) {
+		// vals' secretref+ is not a reference for hush: it stays text,
+		// whole or inside a longer value.
+		if !ok || !isBackend(name) || strings.HasSuffix(value[:start], "secret") {
 			i = start + len(refPrefix)
 			continue
 		}

@@ -32,6 +32,8 @@ func TestScanEmbedded(t *testing.T) {
 		{name: "ref+ without a backend stays text", value: "postgres://u:ref+x@h", wantPlain: true},
 		{name: "unknown backend stays text", value: "see ref+echo://hello", wantPlain: true},
 		{name: "ref+ without :// stays text", value: "a ref+file is here", wantPlain: true},
+		{name: "vals' secretref+ stays text", value: "secretref+file:///x", wantPlain: true},
+		{name: "secretref+ inside stays text", value: "a=secretref+file:///x+ b", wantPlain: true},
 		{name: "as=file inside is refused", value: "k=ref+file:///k?as=file+", wantErr: "?as=file cannot be part of a longer value"},
 		{name: "optional inside is refused", value: "k=ref+file:///k?optional=true", wantErr: "?optional=true cannot be part"},
 		{name: "a bad query inside is refused", value: "k=ref+file:///k?colour=red+", wantErr: `unknown query parameter "colour"`},

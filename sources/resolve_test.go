@@ -278,7 +278,7 @@ func TestResolveUnknownBackend(t *testing.T) {
 func TestResolveErrorsNeverContainValues(t *testing.T) {
 	t.Parallel()
 	const (
-		badJSON  = `{"k": SECRET-IN-BAD-JSON}`
+		badJSON  = `{"k": SECRET-IN-BAD-JSON`
 		withNUL  = "SECRET-WITH\x00NUL"
 		jsonDoc  = `{"str":"SECRET-STRING","nul":"SECRET\u0000X"}`
 		bigMark  = "SECRET-IN-BIG-VALUE"

@@ -144,13 +144,16 @@ func (c *Controller) splay() time.Duration {
 // groups that backend serves. It returns how many were started.
 func (c *Controller) startWatchers(ctx context.Context, notify func(sources.GroupKey)) (int, error) {
 	byBackend := map[string][]sources.GroupKey{}
-	seen := map[sources.GroupKey]bool{}
+	opts := c.Watch
+	opts.Vars = map[sources.GroupKey][]string{}
 	for _, r := range c.Requests {
 		for _, ref := range r.Refs() {
 			k := ref.Group()
-			if !seen[k] {
-				seen[k] = true
+			if _, seen := opts.Vars[k]; !seen {
 				byBackend[k.Backend] = append(byBackend[k.Backend], k)
+			}
+			if !slices.Contains(opts.Vars[k], r.Name) {
+				opts.Vars[k] = append(opts.Vars[k], r.Name)
 			}
 		}
 	}
@@ -160,7 +163,7 @@ func (c *Controller) startWatchers(ctx context.Context, notify func(sources.Grou
 		if !ok {
 			continue
 		}
-		if err := w.Watch(ctx, keys, c.Watch, notify); err != nil {
+		if err := w.Watch(ctx, keys, opts, notify); err != nil {
 			return started, fmt.Errorf("watch %s sources: %w", name, err)
 		}
 		started++
