@@ -42,27 +42,31 @@ const maxDetail = 1024
 
 // displayText bounds an error's text to maxDetail bytes.
 func displayText(s string) string {
-	if len(s) <= maxDetail {
-		return s
+	t, _ := Shorten(s, maxDetail)
+	return t
+}
+
+// Shorten cuts s to at most n bytes, on a rune boundary, and marks a cut
+// with "..."; cut says whether it did. Errors and log lines use it so that
+// no input, however long, makes a message of its size.
+func Shorten(s string, n int) (short string, cut bool) {
+	if len(s) <= n {
+		return s, false
 	}
-	cut := maxDetail
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	end := n
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
 	}
-	return s[:cut] + "..."
+	return s[:end] + "...", true
 }
 
 // displayRef renders reference text for an error message: as is when it is
 // short and printable, otherwise quoted and truncated, so that every error
 // stays on one line.
 func displayRef(s string) string {
-	truncated := false
-	if len(s) > maxDisplay {
-		cut := maxDisplay
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s, truncated = s[:cut], true
+	s, truncated := Shorten(s, maxDisplay)
+	if truncated {
+		s = strings.TrimSuffix(s, "...") // put back after quoting
 	}
 	plain := true
 	for _, r := range s {

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/hushinit/hush/sources"
 )
@@ -41,14 +40,8 @@ func boundAttr(_ []string, a slog.Attr) slog.Attr {
 }
 
 func bound(s string) string {
-	if len(s) <= maxAttr {
-		return s
-	}
-	cut := maxAttr
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
+	short, _ := sources.Shorten(s, maxAttr)
+	return short
 }
 
 // textHandler writes one line per record for people reading `docker logs`:
