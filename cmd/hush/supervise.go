@@ -70,7 +70,7 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 		logError(log, "cannot start", err)
 		return shim.ExitHushFailed
 	}
-	code, err := sup.Run(ctx, plan.firstEnvironment, requests)
+	code, err := sup.Run(ctx, plan.firstEnvironment, requests) // Start + Supervise
 	if err != nil {
 		logError(log, "cannot start", err)
 	}
