@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // uniqueSecret is a value no other process on the machine can contain by
@@ -185,25 +187,37 @@ func TestStartupDeadline(t *testing.T) {
 }
 
 // TestEarlySignals: a signal that arrives while secrets are still being read
-// reaches the child once it exists; SIGTERM instead abandons the start.
+// is not forwarded to the child that starts later (it could not have a
+// handler yet: a HUP meant as "reload" would kill an app that traps HUP);
+// SIGTERM instead abandons the start.
 func TestEarlySignals(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		t.Run("USR1 is delivered after the start", func(t *testing.T) {
-			dir := t.TempDir()
-			fifo := filepath.Join(dir, "fifo")
-			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			r := startOpts(t, m, opts{dir: dir, env: []string{"S=ref+file://fifo"}}, "--", "sleep", "60")
-			// hush is blocked reading the FIFO: its start-up is pending.
-			r.hushPid()
-			r.eventually("hush to open the FIFO", func() bool { return fifoOpenedBy(r.hushPid()) })
-			r.signal(syscall.SIGUSR1)
-			writeFile(t, fifo, "value")
-			// sleep has no handler: the early USR1 kills it once it runs.
-			r.expectExit(128 + int(syscall.SIGUSR1))
-		})
+		for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1} {
+			t.Run(unix.SignalName(sig)+" before the start does not reach the child", func(t *testing.T) {
+				dir := t.TempDir()
+				fifo := filepath.Join(dir, "fifo")
+				if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				// The child traps HUP and USR1, but only once its shell
+				// runs: a signal forwarded at once would kill it.
+				r := startOpts(t, m, opts{dir: dir, env: []string{"S=ref+file://fifo"}}, "--", "sh", "-c",
+					`trap 'echo got-signal' HUP USR1; trap 'echo term; exit 7' TERM; echo started; while :; do sleep 0.05; done`)
+				r.eventually("hush to open the FIFO", func() bool { return fifoOpenedBy(r.hushPid()) })
+				r.signal(sig)
+				writeFile(t, fifo, "value")
+				r.waitStdout("started")
+				r.signal(syscall.SIGTERM)
+				r.expectExit(7)
+				if out := r.stdout.String(); strings.Contains(out, "got-signal") {
+					t.Errorf("the early %v reached the child:\n%s", sig, out)
+				}
+				if logs := r.stderr.all(t); !strings.Contains(logs, "not forwarded") {
+					t.Errorf("want a log line saying the early signal was not forwarded, got:\n%s", logs)
+				}
+			})
+		}
 		t.Run("TERM abandons the start", func(t *testing.T) {
 			dir := t.TempDir()
 			fifo := filepath.Join(dir, "fifo")

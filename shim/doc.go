@@ -48,12 +48,27 @@
 // SIGTSTP is forwarded like any other signal; hush itself never stops, so a
 // `docker stop` keeps working while the child is stopped. SIGCONT is forwarded.
 //
-// Early signals. A signal that arrives while the secrets are still being read
-// is kept and delivered as soon as the child exists, in order. SIGINT, SIGTERM
-// and SIGQUIT are the exception: they mean "stop", and with no child to stop
-// hush abandons the start-up at once and exits 128+N, so that `docker stop`
-// against a container waiting on an unreachable secret manager is not held for
-// the whole start-up deadline.
+// Early signals. While the secrets are still being read there is no child
+// yet. SIGINT, SIGTERM, SIGQUIT and --stop-signal mean "stop": with no child
+// to stop, hush abandons the start-up at once and exits 128+N, so that
+// `docker stop` against a container waiting on an unreachable secret manager
+// is not held for the whole start-up deadline. Every other signal is logged
+// and NOT forwarded later. Delivering it the instant the child exists would
+// reach a process that has not installed its handlers yet, so a HUP meant as
+// "reload" kills an app that traps HUP (default action), and USR1/USR2 do the
+// same; and a child that is only starting has nothing to reload, reopen or
+// resize, since it reads its configuration, log files and terminal size as
+// it starts. tini is the reference for "forward everything", but tini forks
+// its child at once and so never has this window; what a careful user of
+// tini expects is that a signal never kills an app that handles it, which
+// is what dropping keeps true here.
+//
+// Stop means stop. Once hush has forwarded SIGINT, SIGTERM, SIGQUIT or
+// --stop-signal (received as such, or produced by -r), the container is
+// stopping: a rotation that is pending or under way is abandoned, later
+// changes are ignored, and hush exits with the child's status. Otherwise a
+// `docker stop` that races a rotation would start a fresh child that Docker
+// then has to SIGKILL.
 //
 // Reaping. The Reaper is the only caller of wait4 in the process. It runs in
 // the supervisor's single event loop, on every SIGCHLD and once right after each

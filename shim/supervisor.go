@@ -141,7 +141,6 @@ func (s *Supervisor) Start(ctx context.Context, prepare Prepare) (code int, star
 	// Start, or it could still be writing secret files while the caller
 	// cleans them up.
 	join := func() { cancel(); <-ready }
-	var early []syscall.Signal
 	for {
 		select {
 		case sig := <-s.sigs.C:
@@ -154,7 +153,16 @@ func (s *Supervisor) Start(ctx context.Context, prepare Prepare) (code int, star
 				join()
 				return 128 + int(n), false, nil
 			case forwardable(n):
-				early = append(early, n)
+				// Dropped, not kept for later: a signal delivered the
+				// instant the child exists arrives before it could
+				// install a handler, so a HUP meant as "reload" would
+				// kill it (default action). A child that has not started
+				// has nothing to reload, reopen or resize: it reads its
+				// configuration, logs and terminal size when it starts.
+				// tini never has this window (it forks at once); see
+				// the package documentation.
+				s.log.Info("signal before the child started; not forwarded (the child starts with the current state)",
+					"signal", SignalName(n))
 			}
 		case p := <-ready:
 			if p.err != nil {
@@ -162,9 +170,6 @@ func (s *Supervisor) Start(ctx context.Context, prepare Prepare) (code int, star
 			}
 			if err := s.spawn(p.env); err != nil {
 				return execErrorCode(err), false, err
-			}
-			for _, sig := range early {
-				s.forward(sig)
 			}
 			return 0, true, nil
 		}
@@ -249,8 +254,11 @@ func (s *Supervisor) Supervise(requests <-chan Request) (int, error) {
 			if !forwardable(n) {
 				continue
 			}
-			if s.phase == stopping && stopsStartup(n) && !s.terminating {
-				s.log.Info("stop signal during a restart; not restarting", "signal", SignalName(n))
+			if to, ok := s.rewritten(n); ok && (s.isStop(n) || s.isStop(to)) && !s.terminating {
+				// Whoever sent it wants the container to stop: from
+				// now on no child may start, whether a rotation was
+				// pending, under way or arrives later.
+				s.log.Info("stop signal received; no new child will start", "signal", SignalName(n))
 				s.terminating = true
 			}
 			s.forward(n)
@@ -271,13 +279,14 @@ func (s *Supervisor) Supervise(requests <-chan Request) (int, error) {
 func (s *Supervisor) handleRequest(req Request) {
 	switch req.Kind {
 	case Signal:
-		if s.phase == stopping {
+		if s.phase == stopping || s.terminating {
 			return // a new child with fresh secrets is on its way
 		}
 		s.log.Info("secrets changed; signalling child", "changed", req.Reason, "signal", SignalName(req.Signal))
 		s.signalChild(req.Signal)
 	case Restart, Stop, Roll:
 		if s.terminating {
+			s.log.Info("secrets changed while hush is stopping; not acting on it", "changed", req.Reason)
 			return
 		}
 		r := req
@@ -358,15 +367,28 @@ func (s *Supervisor) stopKillTimer() {
 	}
 }
 
-func (s *Supervisor) forward(sig syscall.Signal) {
+// rewritten applies -r: the signal to forward for sig, and false when -r
+// drops it.
+func (s *Supervisor) rewritten(sig syscall.Signal) (syscall.Signal, bool) {
 	if to, ok := s.cfg.Rewrite[sig]; ok {
-		if to == 0 {
-			s.log.Debug("dropped signal", "signal", SignalName(sig))
-			return
-		}
-		sig = to
+		return to, to != 0
 	}
-	s.signalChild(sig)
+	return sig, true
+}
+
+// isStop reports whether sig asks the child to stop: SIGINT, SIGTERM,
+// SIGQUIT (what docker stop, Ctrl-C and Ctrl-\ send) or --stop-signal.
+func (s *Supervisor) isStop(sig syscall.Signal) bool {
+	return stopsStartup(sig) || sig == s.cfg.StopSignal
+}
+
+func (s *Supervisor) forward(sig syscall.Signal) {
+	to, ok := s.rewritten(sig)
+	if !ok {
+		s.log.Debug("dropped signal", "signal", SignalName(sig))
+		return
+	}
+	s.signalChild(to)
 }
 
 func (s *Supervisor) signalChild(sig syscall.Signal) {
