@@ -32,7 +32,7 @@ func TestRotationEndsWholeGeneration(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
 		path := filepath.Join(t.TempDir(), "s")
-		writeFile(t, path, "v1")
+		writeFile(t, path, "1")
 		// Each generation leaves a sleep in its group and one in a
 		// session of its own, both named after its secret.
 		script := `sleep 1000$S & setsid sleep 2000$S & trap 'exit 0' TERM; echo "value=$S"; while :; do sleep 0.05; done`

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -29,6 +28,8 @@ type Config struct {
 	Drain        time.Duration                     // --drain
 	StopSignal   syscall.Signal                    // restart/drain signal; 0 = SIGTERM
 	StopTimeout  time.Duration                     // grace before SIGKILL on restart; 0 = 10s
+	ReadyDelay   time.Duration                     // rolling: ready this long after start; 0 = never by time
+	ReadyTimeout time.Duration                     // rolling: not ready by then = stopped; 0 = 60s
 	Logger       *slog.Logger
 }
 
@@ -60,14 +61,10 @@ type Request struct {
 	Since  time.Time // when the change was first noticed, for the latency log
 }
 
-type phase int
-
-const (
-	running  phase = iota // the child is alive and nothing is pending
-	stopping              // the child was asked to stop; restart or exit follows
-)
-
-// Supervisor owns the child, the reaper and the signal subscription.
+// Supervisor owns the children, the reaper and the signal subscription. Its
+// single loop turns what happens (signals, requests, exits, timers) into
+// events for the restart state machine (machine.go) and carries out what
+// the machine decides.
 type Supervisor struct {
 	cfg        Config
 	sigs       *Signals
@@ -76,14 +73,18 @@ type Supervisor struct {
 	foreground bool
 	files      []*os.File
 
-	child     *os.Process
-	phase     phase
-	next      *Request // what follows the current stop
-	stopSent  time.Time
-	killTimer *time.Timer
-	// terminating is set when an outside stop signal arrives during a
-	// restart: the restart is abandoned and hush exits with the child.
-	terminating bool
+	m      *machine
+	procs  map[int]*procGen // by generation id
+	timers chan timerEvent
+}
+
+// procGen is what the supervisor knows of one generation's processes.
+type procGen struct {
+	leader *os.Process
+	pid    int
+	// known are the generation's processes seen at earlier looks, so that
+	// a daemon that left the group is still found once its parent died.
+	known []member
 }
 
 // New prepares a supervisor. sigs must come from Catch, called earlier.
@@ -94,17 +95,44 @@ func New(cfg Config, sigs *Signals) *Supervisor {
 	if cfg.StopTimeout == 0 {
 		cfg.StopTimeout = 10 * time.Second
 	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 60 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Supervisor{
+	s := &Supervisor{
 		cfg:        cfg,
 		sigs:       sigs,
 		log:        cfg.Logger,
 		self:       os.Getpid(),
 		foreground: ownsTerminal(),
 		files:      inheritedFiles(),
+		procs:      map[int]*procGen{},
+		// Timers are few (a handful per generation); the buffer means a
+		// timer never blocks on a loop that has returned.
+		timers: make(chan timerEvent, 256),
 	}
+	s.m = newMachine(machineConfig{
+		stopSignal:   cfg.StopSignal,
+		stopTimeout:  cfg.StopTimeout,
+		killGrace:    5 * time.Second,
+		readyDelay:   cfg.ReadyDelay,
+		readyTimeout: cfg.ReadyTimeout,
+		pollEvery:    25 * time.Millisecond,
+		rewrite:      cfg.Rewrite,
+		remapExit:    cfg.RemapExit,
+	}, hooks{
+		start:   s.startGen,
+		forward: s.forwardGen,
+		stop:    s.stopGen,
+		left:    s.leftOf,
+		ready:   s.probeReady,
+		release: s.release,
+		after:   s.after,
+		now:     time.Now,
+	}, cfg.Logger)
+	return s
 }
 
 // BecomeSubreaper makes hush adopt orphaned descendants when it is not PID 1,
@@ -168,7 +196,7 @@ func (s *Supervisor) Start(ctx context.Context, prepare Prepare) (code int, star
 			if p.err != nil {
 				return ExitHushFailed, false, p.err
 			}
-			if err := s.spawn(p.env); err != nil {
+			if err := s.m.startFirst(p.env); err != nil {
 				return execErrorCode(err), false, err
 			}
 			return 0, true, nil
@@ -193,7 +221,8 @@ func execErrorCode(err error) int {
 	return ExitHushFailed
 }
 
-func (s *Supervisor) spawn(env []string) error {
+// startGen starts the leader of generation id.
+func (s *Supervisor) startGen(id int, env []string) (int, error) {
 	if s.cfg.User != nil {
 		env = withHome(env, s.cfg.User.Home)
 	}
@@ -207,12 +236,19 @@ func (s *Supervisor) spawn(env []string) error {
 		reservedIgnored: s.sigs.reservedIgnored,
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	s.child = proc
-	s.phase = running
-	s.log.Debug("child started", "pid", proc.Pid)
-	return nil
+	s.procs[id] = &procGen{leader: proc, pid: proc.Pid}
+	s.log.Debug("child started", "pid", proc.Pid, "generation", id)
+	return proc.Pid, nil
+}
+
+// release forgets generation id once the machine is done with it.
+func (s *Supervisor) release(id int) {
+	if p := s.procs[id]; p != nil {
+		p.leader.Release()
+	}
+	delete(s.procs, id)
 }
 
 // withHome sets HOME to the target user's, as gosu and su-exec do: root's
@@ -234,73 +270,58 @@ func withHome(env []string, home string) []string {
 func (s *Supervisor) Supervise(requests <-chan Request) (int, error) {
 	// The child may have exited before its SIGCHLD was subscribed to the
 	// loop; reap once right away.
-	if code, done, err := s.handleExits(reap()); done {
-		return code, err
-	}
+	s.reapAll()
 	for {
-		var killC <-chan time.Time
-		if s.killTimer != nil {
-			killC = s.killTimer.C
+		if code, done, err := s.m.result(); done {
+			s.drain()
+			return code, err
 		}
 		select {
 		case sig := <-s.sigs.C:
 			n := sig.(syscall.Signal)
 			if n == syscall.SIGCHLD {
-				if code, done, err := s.handleExits(reap()); done {
-					return code, err
-				}
+				s.reapAll()
 				continue
 			}
-			if !forwardable(n) {
-				continue
-			}
-			if to, ok := s.rewritten(n); ok && (s.isStop(n) || s.isStop(to)) && !s.terminating {
-				// Whoever sent it wants the container to stop: from
-				// now on no child may start, whether a rotation was
-				// pending, under way or arrives later.
-				s.log.Info("stop signal received; no new child will start", "signal", SignalName(n))
-				s.terminating = true
-			}
-			s.forward(n)
+			s.m.signal(n)
 		case req, ok := <-requests:
 			if !ok {
 				requests = nil
 				continue
 			}
-			s.handleRequest(req)
-		case <-killC:
-			s.killTimer = nil
-			s.log.Warn("child did not stop in time; killing it", "timeout", s.cfg.StopTimeout)
-			s.signalChild(syscall.SIGKILL)
+			s.m.request(req)
+		case ev := <-s.timers:
+			// Exits first: when a stop timer and the child's SIGCHLD
+			// are ready together, select picks either. Reaping before
+			// the timer is looked at means a child that exited in time
+			// is never reported (or SIGKILLed) as late, and its status
+			// is the one it exited with (issue 15 item 10).
+			s.reapAll()
+			s.m.timer(ev)
 		}
 	}
 }
 
-func (s *Supervisor) handleRequest(req Request) {
-	switch req.Kind {
-	case Signal:
-		if s.phase == stopping || s.terminating {
-			return // a new child with fresh secrets is on its way
-		}
-		s.log.Info("secrets changed; signalling child", "changed", req.Reason, "signal", SignalName(req.Signal))
-		s.signalChild(req.Signal)
-	case Restart, Stop, Roll:
-		if s.terminating {
-			s.log.Info("secrets changed while hush is stopping; not acting on it", "changed", req.Reason)
-			return
-		}
-		r := req
-		s.next = &r
-		if s.phase == stopping {
-			return // the newest environment wins; the stop is under way
-		}
-		s.phase = stopping
-		s.stopSent = time.Now()
-		s.log.Info("secrets changed; stopping child", "changed", req.Reason,
-			"signal", SignalName(s.cfg.StopSignal), "action", req.Kind.String())
-		s.signalChild(s.cfg.StopSignal)
-		s.killTimer = time.NewTimer(s.cfg.StopTimeout)
+// reapAll hands every reaped process to the machine, which tells
+// generation leaders from orphans. It is the loop's only use of reap.
+func (s *Supervisor) reapAll() {
+	for _, e := range reap() {
+		s.m.exited(e)
 	}
+}
+
+// after arms a timer whose event comes back to the loop.
+func (s *Supervisor) after(d time.Duration, ev timerEvent) func() {
+	t := time.AfterFunc(d, func() {
+		select {
+		case s.timers <- ev:
+		default:
+			// Only reachable with hundreds of timers due at once; the
+			// poll timer re-arms and the kill timers are one per
+			// generation, so nothing is lost that matters.
+		}
+	})
+	return func() { t.Stop() }
 }
 
 func (k RequestKind) String() string {
@@ -317,89 +338,25 @@ func (k RequestKind) String() string {
 	return "unknown"
 }
 
-// handleExits looks for the main child among reaped processes. done is true
-// when hush should exit.
-func (s *Supervisor) handleExits(exits []Exit) (code int, done bool, err error) {
-	for _, e := range exits {
-		if e.Pid != s.child.Pid {
-			s.log.Debug("reaped orphan", "pid", e.Pid, "status", e.Code())
-			continue
-		}
-		return s.childEnded(e)
-	}
-	return 0, false, nil
-}
-
-func (s *Supervisor) childEnded(e Exit) (int, bool, error) {
-	s.stopKillTimer()
-	s.child.Release()
-	wasStopping := s.phase == stopping
-	next := s.next
-	s.next = nil
-	if wasStopping && !s.terminating && next != nil && (next.Kind == Restart || next.Kind == Roll) {
-		stopped := time.Since(s.stopSent)
-		if err := s.spawn(next.Env); err != nil {
-			return execErrorCode(err), true, err
-		}
-		s.log.Info("child restarted with new secrets", "pid", s.child.Pid,
-			"old_status", e.Code(), "stop_took", stopped.Round(time.Millisecond),
-			"since_change", time.Since(next.Since).Round(time.Millisecond))
-		// For leak hunting: a rotation must leave nothing running behind.
-		s.log.Debug("supervisor state", "goroutines", runtime.NumGoroutine())
-		// The new child may already be gone too.
-		return s.handleExits(reap())
-	}
-	code := e.Code()
-	if wasStopping && !s.terminating && next != nil && next.Kind == Stop {
-		code = ExitOnChange
-	} else if s.cfg.RemapExit[code] {
-		code = 0
-	}
-	s.log.Debug("child exited", "status", e.Code(), "exit", code)
-	s.drain()
-	return code, true, nil
-}
-
-func (s *Supervisor) stopKillTimer() {
-	if s.killTimer != nil {
-		s.killTimer.Stop()
-		s.killTimer = nil
-	}
-}
-
-// rewritten applies -r: the signal to forward for sig, and false when -r
-// drops it.
-func (s *Supervisor) rewritten(sig syscall.Signal) (syscall.Signal, bool) {
-	if to, ok := s.cfg.Rewrite[sig]; ok {
-		return to, to != 0
-	}
-	return sig, true
-}
-
-// isStop reports whether sig asks the child to stop: SIGINT, SIGTERM,
-// SIGQUIT (what docker stop, Ctrl-C and Ctrl-\ send) or --stop-signal.
-func (s *Supervisor) isStop(sig syscall.Signal) bool {
-	return stopsStartup(sig) || sig == s.cfg.StopSignal
-}
-
-func (s *Supervisor) forward(sig syscall.Signal) {
-	to, ok := s.rewritten(sig)
-	if !ok {
-		s.log.Debug("dropped signal", "signal", SignalName(sig))
+// forwardGen delivers a signal meant for the child to generation id: its
+// leader, or with -g its whole process group.
+func (s *Supervisor) forwardGen(id int, sig syscall.Signal) {
+	p := s.procs[id]
+	if p == nil {
 		return
 	}
-	s.signalChild(to)
-}
-
-func (s *Supervisor) signalChild(sig syscall.Signal) {
 	var err error
 	if s.cfg.ProcessGroup {
-		err = unix.Kill(-s.child.Pid, sig)
+		err = unix.Kill(-p.pid, sig)
 	} else {
 		// os.Process signals through a pidfd where the kernel has them,
 		// so a recycled PID can never receive a signal meant for the child.
-		err = s.child.Signal(sig)
+		err = p.leader.Signal(sig)
 	}
+	s.reportSignal(sig, err)
+}
+
+func (s *Supervisor) reportSignal(sig syscall.Signal, err error) {
 	if errors.Is(err, unix.EPERM) {
 		// Only a missing capability explains EPERM towards our own child:
 		// say so where it will be seen, or a `docker stop` just times out.
@@ -412,6 +369,47 @@ func (s *Supervisor) signalChild(sig syscall.Signal) {
 		return
 	}
 	s.log.Debug("forwarded signal", "signal", SignalName(sig), "group", s.cfg.ProcessGroup)
+}
+
+// members looks at /proc for what is left of generation id. When it is the
+// only generation, every process below hush belongs to it: a restart ends
+// the old generation whole, daemons that double-forked away included.
+func (s *Supervisor) members(id int) []member {
+	p := s.procs[id]
+	if p == nil {
+		return nil
+	}
+	p.known = generationMembers(readProcs(), s.self, p.pid, p.known, len(s.procs) == 1)
+	return p.known
+}
+
+// stopGen sends sig to every process of generation id, with or without -g:
+// a rotation must not leave the old generation's background processes
+// running with the old secrets (issue 10 item 8).
+func (s *Supervisor) stopGen(id int, sig syscall.Signal) {
+	p := s.procs[id]
+	if p == nil {
+		return
+	}
+	// The leader through its pidfd (a zombie not yet reaped is fine);
+	// the others by pid, right after the look at /proc that found them
+	// with their start time.
+	s.reportSignal(sig, p.leader.Signal(sig))
+	for _, mb := range s.members(id) {
+		if mb.pid != p.pid {
+			_ = unix.Kill(mb.pid, sig)
+		}
+	}
+}
+
+// leftOf counts the live processes of generation id.
+func (s *Supervisor) leftOf(id int) int {
+	return len(s.members(id))
+}
+
+// probeReady reports whether generation id declared itself ready.
+func (s *Supervisor) probeReady(id int) bool {
+	return false
 }
 
 func (s *Supervisor) reapOrphans() {
@@ -464,6 +462,8 @@ func (s *Supervisor) waitForDescendants(window time.Duration) bool {
 		case <-deadline.C:
 			return false
 		case <-s.sigs.C:
+			// Only wakes the loop: the child is gone, there is nobody
+			// to forward to.
 		case <-tick.C:
 		}
 	}
