@@ -349,8 +349,11 @@ func (m *machine) gone(g *generation) {
 		m.code = g.code
 	}
 	if g.phase == genStopping || g.phase == genKilled {
+		// goroutines is for leak hunting: a rotation must leave nothing
+		// running behind.
 		m.log.Debug("generation ended", "generation", g.id, "status", g.code,
-			"stop_took", m.h.now().Sub(g.stopSent).Round(time.Millisecond))
+			"stop_took", m.h.now().Sub(g.stopSent).Round(time.Millisecond),
+			"goroutines", runtime.NumGoroutine())
 	}
 	m.afterGone(g)
 }
@@ -398,6 +401,14 @@ func (m *machine) ready(g *generation, how string) {
 		}
 	}
 	m.check()
+}
+
+// readyByID marks generation id ready if it is starting (READY=1 from one
+// of its processes).
+func (m *machine) readyByID(id int, how string) {
+	if g := m.byID(id); g != nil && !g.leaderDone {
+		m.ready(g, how)
+	}
 }
 
 // timer handles a fired timer. A timer for a generation that has moved on

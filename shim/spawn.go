@@ -51,6 +51,10 @@ type spec struct {
 	// reservedIgnored: hush ignores signal 34, which the child must not
 	// inherit (see withRuntimeReservedDefault).
 	reservedIgnored bool
+	// trampoline: options for hush's trampoline (trampoline.go); empty
+	// execs the command directly.
+	trampoline []string
+	exe        string // hush's own binary, for the trampoline
 }
 
 // start forks and execs the child in its own process group. It never waits
@@ -75,9 +79,14 @@ func start(s spec) (*os.Process, error) {
 			Groups: s.user.Groups,
 		}
 	}
+	argv := s.argv
+	if len(s.trampoline) > 0 {
+		argv = trampolineArgs(s.trampoline, path, s.argv)
+		path = s.exe
+	}
 	var proc *os.Process
 	err = withRuntimeReservedDefault(s.reservedIgnored, func() (err error) {
-		proc, err = os.StartProcess(path, s.argv, &os.ProcAttr{
+		proc, err = os.StartProcess(path, argv, &os.ProcAttr{
 			Env:   s.env,
 			Files: s.files,
 			Sys:   attr,

@@ -30,6 +30,9 @@ type Config struct {
 	StopTimeout  time.Duration                     // grace before SIGKILL on restart; 0 = 10s
 	ReadyDelay   time.Duration                     // rolling: ready this long after start; 0 = never by time
 	ReadyTimeout time.Duration                     // rolling: not ready by then = stopped; 0 = 60s
+	Listeners    []Listener                        // --listen: passed to every child as fds 3, 4, ...
+	Notify       bool                              // give each generation a NOTIFY_SOCKET
+	NoNewPrivs   bool                              // --no-new-privs
 	Logger       *slog.Logger
 }
 
@@ -76,6 +79,9 @@ type Supervisor struct {
 	m      *machine
 	procs  map[int]*procGen // by generation id
 	timers chan timerEvent
+	notes  chan notifyMsg
+	exe    string          // hush's binary, for the trampoline
+	inodes map[uint64]bool // the listening sockets, to see them in a child's epoll
 }
 
 // procGen is what the supervisor knows of one generation's processes.
@@ -84,7 +90,8 @@ type procGen struct {
 	pid    int
 	// known are the generation's processes seen at earlier looks, so that
 	// a daemon that left the group is still found once its parent died.
-	known []member
+	known  []member
+	notify *notifySocket
 }
 
 // New prepares a supervisor. sigs must come from Catch, called earlier.
@@ -112,6 +119,26 @@ func New(cfg Config, sigs *Signals) *Supervisor {
 		// Timers are few (a handful per generation); the buffer means a
 		// timer never blocks on a loop that has returned.
 		timers: make(chan timerEvent, 256),
+		notes:  make(chan notifyMsg, 16),
+		exe:    selfExe(),
+		inodes: map[uint64]bool{},
+	}
+	if len(cfg.Listeners) > 0 {
+		// Only hush's own sockets are passed, at 3, 4, ... in the order
+		// given: a descriptor hush inherited would collide with them, and
+		// a socket hush did not open is not its to hand on.
+		// Descriptors hush inherited stay open in hush but must not
+		// reach the child: StartProcess only closes what is close-on-exec.
+		for _, f := range s.files[3:] {
+			if f != nil {
+				unix.CloseOnExec(int(f.Fd()))
+			}
+		}
+		s.files = []*os.File{os.Stdin, os.Stdout, os.Stderr}
+		for _, l := range cfg.Listeners {
+			s.files = append(s.files, l.File)
+			s.inodes[l.Inode] = true
+		}
 	}
 	s.m = newMachine(machineConfig{
 		stopSignal:   cfg.StopSignal,
@@ -226,19 +253,39 @@ func (s *Supervisor) startGen(id int, env []string) (int, error) {
 	if s.cfg.User != nil {
 		env = withHome(env, s.cfg.User.Home)
 	}
+	var tramp []string
+	if len(s.cfg.Listeners) > 0 {
+		env = listenEnv(env, s.cfg.Listeners)
+		tramp = append(tramp, "listen-pid")
+	}
+	if s.cfg.NoNewPrivs {
+		tramp = append(tramp, "no-new-privs")
+	}
+	var notify *notifySocket
+	if s.cfg.Notify {
+		n, err := newNotifySocket(id, s.notes)
+		if err != nil {
+			return 0, &ExecError{Command: s.cfg.Argv[0], Code: ExitHushFailed, Err: err}
+		}
+		notify = n
+		env = append(withoutVars(env, "NOTIFY_SOCKET"), "NOTIFY_SOCKET="+n.addr)
+	}
 	proc, err := start(spec{
 		argv:       s.cfg.Argv,
 		env:        env,
 		user:       s.cfg.User,
 		foreground: s.foreground,
 		files:      s.files,
+		trampoline: tramp,
+		exe:        s.exe,
 
 		reservedIgnored: s.sigs.reservedIgnored,
 	})
 	if err != nil {
+		notify.close()
 		return 0, err
 	}
-	s.procs[id] = &procGen{leader: proc, pid: proc.Pid}
+	s.procs[id] = &procGen{leader: proc, pid: proc.Pid, notify: notify}
 	s.log.Debug("child started", "pid", proc.Pid, "generation", id)
 	return proc.Pid, nil
 }
@@ -247,6 +294,7 @@ func (s *Supervisor) startGen(id int, env []string) (int, error) {
 func (s *Supervisor) release(id int) {
 	if p := s.procs[id]; p != nil {
 		p.leader.Release()
+		p.notify.close()
 	}
 	delete(s.procs, id)
 }
@@ -290,6 +338,13 @@ func (s *Supervisor) Supervise(requests <-chan Request) (int, error) {
 				continue
 			}
 			s.m.request(req)
+		case n := <-s.notes:
+			// Only a process of that generation may declare it ready.
+			if s.isMember(n.gen, n.pid) {
+				s.m.readyByID(n.gen, "notify")
+			} else {
+				s.log.Debug("READY=1 from a process outside the generation ignored", "generation", n.gen, "pid", n.pid)
+			}
 		case ev := <-s.timers:
 			// Exits first: when a stop timer and the child's SIGCHLD
 			// are ready together, select picks either. Reaping before
@@ -407,8 +462,27 @@ func (s *Supervisor) leftOf(id int) int {
 	return len(s.members(id))
 }
 
-// probeReady reports whether generation id declared itself ready.
+// isMember reports whether pid is a live process of generation id.
+func (s *Supervisor) isMember(id, pid int) bool {
+	for _, mb := range s.members(id) {
+		if mb.pid == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// probeReady reports whether a process of generation id polls one of the
+// listening sockets (ready.go). READY=1 arrives by itself (notes).
 func (s *Supervisor) probeReady(id int) bool {
+	if len(s.inodes) == 0 {
+		return false
+	}
+	for _, mb := range s.members(id) {
+		if pollsListener(mb.pid, s.inodes) {
+			return true
+		}
+	}
 	return false
 }
 

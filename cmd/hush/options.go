@@ -35,6 +35,10 @@ type options struct {
 	fileEnv        []string
 	filesDir       string
 	revokeOnExit   bool
+	listen         []shim.ListenSpec
+	readyDelay     time.Duration
+	readyTimeout   time.Duration
+	noNewPrivs     bool
 	logLevel       slog.Level
 	logFormat      string
 	help           bool
@@ -43,7 +47,7 @@ type options struct {
 
 // onChange is what --on-change asks for when a secret rotates.
 type onChange struct {
-	action string // restart, signal, exit, none
+	action string // restart, rolling, signal, exit, none
 	signal syscall.Signal
 }
 
@@ -58,6 +62,7 @@ func defaultOptions() options {
 		startupTimeout: 60 * time.Second,
 		pollInterval:   30 * time.Second,
 		debounce:       2 * time.Second,
+		readyTimeout:   60 * time.Second,
 		logLevel:       slog.LevelInfo,
 		logFormat:      "text",
 	}
@@ -160,6 +165,26 @@ func optionTable() []option {
 			o.revokeOnExit, err = parseBool(v)
 			return err
 		}},
+		{long: "listen", repeatable: true, reset: func(o *options) { o.listen = nil },
+			set: func(o *options, v string) error {
+				for _, a := range strings.Split(v, ",") {
+					if a = strings.TrimSpace(a); a == "" {
+						continue
+					}
+					spec, err := shim.ParseListen(a)
+					if err != nil {
+						return err
+					}
+					o.listen = append(o.listen, spec)
+				}
+				return nil
+			}},
+		{long: "ready-delay", set: durationSetter(func(o *options) *time.Duration { return &o.readyDelay })},
+		{long: "ready-timeout", set: positiveDurationSetter(func(o *options) *time.Duration { return &o.readyTimeout })},
+		{long: "no-new-privs", isBool: true, set: func(o *options, v string) (err error) {
+			o.noNewPrivs, err = parseBool(v)
+			return err
+		}},
 		{long: "log-level", set: func(o *options, v string) error {
 			return o.logLevel.UnmarshalText([]byte(v))
 		}},
@@ -226,7 +251,7 @@ func parseBool(v string) (bool, error) {
 
 func parseOnChange(v string) (onChange, error) {
 	switch v {
-	case "restart", "exit", "none":
+	case "restart", "rolling", "exit", "none":
 		return onChange{action: v}, nil
 	}
 	if name, ok := strings.CutPrefix(v, "signal:"); ok {
@@ -236,7 +261,7 @@ func parseOnChange(v string) (onChange, error) {
 		}
 		return onChange{action: "signal", signal: sig}, nil
 	}
-	return onChange{}, fmt.Errorf("%q is not restart, signal:SIGNAME, exit or none", v)
+	return onChange{}, fmt.Errorf("%q is not restart, rolling, signal:SIGNAME, exit or none", v)
 }
 
 // flagValue adapts an option to the flag package.

@@ -86,6 +86,8 @@ func (p *secretPlan) requestFor(u rotation.Update) (shim.Request, bool) {
 		req.Kind, req.Signal = shim.Signal, p.opts.onChange.signal
 	case "exit":
 		req.Kind = shim.Stop
+	case "rolling":
+		req.Kind, req.Env = shim.Roll, env
 	default:
 		req.Kind, req.Env = shim.Restart, env
 	}

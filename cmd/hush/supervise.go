@@ -29,6 +29,14 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 		}
 		user = &u
 	}
+	// The sockets are opened as root, before the child runs as --user, so
+	// that an unprivileged child can serve a port below 1024.
+	listeners, err := shim.Listen(opts.listen)
+	if err != nil {
+		log.Error("cannot start", "err", err.Error())
+		return shim.ExitHushFailed
+	}
+	defer shim.CloseListeners(listeners)
 	wd, err := os.Getwd()
 	if err != nil {
 		log.Error("cannot start", "err", err.Error())
@@ -61,6 +69,11 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 		Drain:        opts.drain,
 		StopSignal:   opts.stopSignal,
 		StopTimeout:  opts.stopTimeout,
+		ReadyDelay:   opts.readyDelay,
+		ReadyTimeout: opts.readyTimeout,
+		Listeners:    listeners,
+		Notify:       opts.onChange.action == "rolling",
+		NoNewPrivs:   opts.noNewPrivs,
 		Logger:       log,
 	}, sigs)
 	ctx, cancel := context.WithCancel(ctx)
