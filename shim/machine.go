@@ -116,6 +116,9 @@ type machine struct {
 	ending bool
 	// decider is the generation whose status becomes hush's.
 	decider *generation
+	// stopped is set once a stop signal from outside was forwarded: the
+	// container is being stopped, not just the child ending.
+	stopped bool
 	polling func() // cancels the armed poll timer; nil when none
 
 	done   bool
@@ -178,6 +181,7 @@ func (m *machine) signal(sig syscall.Signal) {
 		// meant, so its status becomes hush's.
 		m.log.Info("stop signal received; no new child will start", "signal", SignalName(sig))
 		m.end(m.newestLive())
+		m.stopped = true
 		m.pending = nil
 	}
 	// Every live generation gets it: during an overlap both serve, and

@@ -321,7 +321,7 @@ func (s *Supervisor) Supervise(requests <-chan Request) (int, error) {
 	s.reapAll()
 	for {
 		if code, done, err := s.m.result(); done {
-			s.drain()
+			s.drain(s.m.stopped)
 			return code, err
 		}
 		select {
@@ -492,9 +492,19 @@ func (s *Supervisor) reapOrphans() {
 	}
 }
 
+// stopGrace bounds how long hush, as PID 1, waits for the rest of the
+// container after a stop signal when no --drain is set: well inside
+// Docker's default 10 s, so that hush still exits with the child's status
+// rather than being SIGKILLed with everything else.
+const stopGrace = 5 * time.Second
+
 // drain stops what the main child left behind; see the package documentation.
-func (s *Supervisor) drain() {
+// stopping says whether a stop signal from outside was forwarded.
+func (s *Supervisor) drain(stopping bool) {
 	if s.cfg.Drain <= 0 {
+		if stopping && s.self == 1 {
+			s.graceAfterStop()
+		}
 		s.reapOrphans()
 		return
 	}
@@ -516,6 +526,24 @@ func (s *Supervisor) drain() {
 		_ = unix.Kill(pid, syscall.SIGKILL)
 	}
 	s.waitForDescendants(5 * time.Second)
+}
+
+// graceAfterStop gives the rest of the container a bounded chance to
+// finish after a stop signal. As PID 1, hush's exit makes the kernel SIGKILL
+// every other process of the namespace at once. Under `npm start` with -g,
+// docker stop's SIGTERM reaches npm and node together; npm exits first and,
+// without this wait, node is killed in the middle of its clean shutdown.
+// hush sends nothing here: everyone was already told by the stop signal
+// (or by their parent); it only waits, up to min(--stop-timeout, 5s).
+func (s *Supervisor) graceAfterStop() {
+	if len(descendants(s.self)) == 0 {
+		return
+	}
+	window := min(s.cfg.StopTimeout, stopGrace)
+	s.log.Info("waiting for the rest of the container to finish", "count", len(descendants(s.self)), "window", window)
+	if !s.waitForDescendants(window) {
+		s.log.Warn("processes still running after the stop grace; they end with hush", "count", len(descendants(s.self)))
+	}
 }
 
 // waitForDescendants reaps until no descendant is left or the window ends.
