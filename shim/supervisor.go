@@ -346,15 +346,20 @@ func (s *Supervisor) Supervise(requests <-chan Request) (int, error) {
 				s.log.Debug("READY=1 from a process outside the generation ignored", "generation", n.gen, "pid", n.pid)
 			}
 		case ev := <-s.timers:
-			// Exits first: when a stop timer and the child's SIGCHLD
-			// are ready together, select picks either. Reaping before
-			// the timer is looked at means a child that exited in time
-			// is never reported (or SIGKILLed) as late, and its status
-			// is the one it exited with (issue 15 item 10).
-			s.reapAll()
-			s.m.timer(ev)
+			s.onTimer(ev)
 		}
 	}
+}
+
+// onTimer handles a fired timer, exits first: when a stop timer and the
+// child's SIGCHLD are ready together, select picks either, and the SIGCHLD
+// may not even have reached the channel yet. Reaping before the timer is
+// looked at means a child that exited in time is never reported (or
+// SIGKILLed) as late, and the status recorded is the one it exited with
+// (issue 15 item 10).
+func (s *Supervisor) onTimer(ev timerEvent) {
+	s.reapAll()
+	s.m.timer(ev)
 }
 
 // reapAll hands every reaped process to the machine, which tells
