@@ -3,6 +3,8 @@ package shim
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -15,13 +17,15 @@ import (
 // descriptor as "tfd: N events: ...". A server that blocks in accept(2), or
 // waits with select/poll, is not seen this way (docs/zero-downtime.md):
 // READY=1 or --ready-delay cover it.
-func pollsListener(pid int, inodes map[uint64]bool) bool {
+//
+// denied is true when /proc refused to show the descriptors: reading
+// another user's descriptors needs CAP_SYS_PTRACE, which Docker does not
+// grant by default, so a --user child cannot be seen this way there.
+func pollsListener(pid int, inodes map[uint64]bool) (polls, denied bool) {
 	dir := "/proc/" + strconv.Itoa(pid)
 	entries, err := os.ReadDir(dir + "/fd")
 	if err != nil {
-		// Gone, or another user's process that hush may not look into
-		// (no CAP_SYS_PTRACE): not seen.
-		return false
+		return false, errors.Is(err, fs.ErrPermission)
 	}
 	for _, e := range entries {
 		link, err := os.Readlink(dir + "/fd/" + e.Name())
@@ -38,11 +42,11 @@ func pollsListener(pid int, inodes map[uint64]bool) bool {
 				continue
 			}
 			if ino, ok := socketInode(target); ok && inodes[ino] {
-				return true
+				return true, false
 			}
 		}
 	}
-	return false
+	return false, false
 }
 
 // epollTargets parses the "tfd:" lines of an epoll descriptor's fdinfo.

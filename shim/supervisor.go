@@ -92,6 +92,8 @@ type procGen struct {
 	// a daemon that left the group is still found once its parent died.
 	known  []member
 	notify *notifySocket
+	// warnedProc: the epoll probe was refused once and said so.
+	warnedProc bool
 }
 
 // New prepares a supervisor. sigs must come from Catch, called earlier.
@@ -483,9 +485,16 @@ func (s *Supervisor) probeReady(id int) bool {
 	if len(s.inodes) == 0 {
 		return false
 	}
+	p := s.procs[id]
 	for _, mb := range s.members(id) {
-		if pollsListener(mb.pid, s.inodes) {
+		polls, denied := pollsListener(mb.pid, s.inodes)
+		if polls {
 			return true
+		}
+		if denied && p != nil && !p.warnedProc {
+			p.warnedProc = true
+			s.log.Warn("cannot see whether the new generation accepts on its socket: reading another user's /proc "+
+				"needs CAP_SYS_PTRACE; have the app send READY=1 or set --ready-delay", "generation", id)
 		}
 	}
 	return false
