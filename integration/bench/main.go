@@ -33,9 +33,9 @@ type config struct {
 	// loadOnly skips every other phase (the report then holds only it).
 	loadRotations int
 	loadOnly      bool
-	refs      []int
-	out       string
-	wrapper   bool
+	refs          []int
+	out           string
+	wrapper       bool
 }
 
 // flavourFlag collects repeated -flavour NAME=PATH options in order.
