@@ -478,14 +478,20 @@ func TestRollingReadiness(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			rr := startRolling(t, c.srv, c.env, c.args...)
-			writeFile(t, rr.path, "v2")
-			rr.waitAnswer("v2")
+			secret := uniqueSecret(t)
+			writeFile(t, rr.path, secret)
+			rr.waitAnswer(secret)
 			rr.eventually("the switch to be logged", func() bool {
 				return strings.Contains(rr.stderr.String(), c.ready)
 			})
 			rr.eventually("the old generation to stop", func() bool { return len(serverProcs(rr.hushRun, c.srv.comm)) == 1 })
 			rr.signal(syscall.SIGTERM)
 			rr.expectExit(0)
+			// The new paths (trampoline, notify socket, readiness) carry
+			// the environment only to the child.
+			if logs := rr.stderr.all(t); strings.Contains(logs, secret) {
+				t.Errorf("the secret leaked into hush's log:\n%s", logs)
+			}
 		})
 	}
 }
