@@ -60,6 +60,10 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 		log.Warn("--on-change signal cannot change environment variables of a running process; " +
 			"only secrets delivered as files (--deliver file or ?as=file) will reach the child")
 	}
+	if opts.onChange.action == "rolling" && len(opts.listen) == 0 && opts.readyDelay == 0 {
+		log.Warn("--on-change rolling without --listen or --ready-delay: a new generation counts as ready only " +
+			"when it sends READY=1 to NOTIFY_SOCKET; otherwise every rotation ends at --ready-timeout with the old one kept")
+	}
 	sup := shim.New(shim.Config{
 		Argv:         argv,
 		ProcessGroup: opts.processGroup,
