@@ -624,3 +624,28 @@ func endedGoroutines(r *hushRun) int {
 	fmt.Sscanf(logs[i:], "goroutines=%d", &n)
 	return n
 }
+
+// TestRollingWithoutListen: a worker that serves no port (a queue consumer)
+// under --on-change rolling: the new generation starts before the old one
+// is asked to stop, so there is always one consuming.
+func TestRollingWithoutListen(t *testing.T) {
+	t.Parallel()
+	inModes(t, func(t *testing.T, m mode) {
+		path := filepath.Join(t.TempDir(), "s")
+		writeFile(t, path, "v1")
+		script := `trap 'echo "stop $S"; exit 0' TERM; echo "start $S"; while :; do sleep 0.05; done`
+		r := startRotating(t, m, "ref+file://"+path, script, "--on-change", "rolling", "--ready-delay", "200ms")
+		r.waitStdout("start v1")
+		writeFile(t, path, "v2")
+		r.waitStdout("stop v1")
+		out := r.stdout.String()
+		if i, j := strings.Index(out, "start v2"), strings.Index(out, "stop v1"); i < 0 || i > j {
+			t.Errorf("the old worker stopped before the new one started:\n%s", out)
+		}
+		r.signal(syscall.SIGTERM)
+		r.expectExit(0)
+		if strings.Count(r.stdout.String(), "start ") != 2 {
+			t.Errorf("want exactly two starts:\n%s", r.stdout)
+		}
+	})
+}
