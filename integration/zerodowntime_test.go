@@ -649,3 +649,27 @@ func TestRollingWithoutListen(t *testing.T) {
 		}
 	})
 }
+
+// TestRollingEndsOldDaemons: a daemon the old generation started and that
+// double-forked away (re-parented to hush, in a session of its own) is
+// stopped with the old generation, although the new one runs beside it.
+func TestRollingEndsOldDaemons(t *testing.T) {
+	t.Parallel()
+	inModes(t, func(t *testing.T, m mode) {
+		path := filepath.Join(t.TempDir(), "s")
+		writeFile(t, path, "1")
+		script := `setsid sh -c 'sleep 300$S & exit 0'; trap 'exit 0' TERM; echo "start $S"; while :; do sleep 0.05; done`
+		r := startOpts(t, m, opts{env: []string{"S=ref+file://" + path}},
+			"--debounce", "50ms", "--on-change", "rolling", "--ready-delay", "100ms", "--", "sh", "-c", script)
+		r.waitStdout("start 1")
+		r.eventually("the daemon of generation 1", func() bool { return len(taggedRunning(r, "sleep 3001")) == 1 })
+		writeFile(t, path, "2")
+		r.waitStdout("start 2")
+		r.eventually("generation 1's daemon to be stopped", func() bool { return len(taggedRunning(r, "sleep 3001")) == 0 })
+		if len(taggedRunning(r, "sleep 3002")) != 1 {
+			t.Errorf("the new generation's daemon was stopped too")
+		}
+		r.signal(syscall.SIGTERM)
+		r.wait()
+	})
+}

@@ -124,10 +124,15 @@ func generationMembers(procs map[int]procInfo, self, leader int, known []member,
 			queue = append(queue, pid)
 		}
 	}
-	add(leader)
-	for pid, p := range procs {
-		if p.pgid == leader {
-			add(pid)
+	// leader <= 0 means "no leader" (adoptOrphans). Never match pgid 0:
+	// /proc shows 0 for kernel threads and for processes whose group
+	// leader lives in another PID namespace, which are nobody's generation.
+	if leader > 0 {
+		add(leader)
+		for pid, p := range procs {
+			if p.pgid == leader {
+				add(pid)
+			}
 		}
 	}
 	for _, k := range known {

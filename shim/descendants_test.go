@@ -63,6 +63,10 @@ func TestGenerationMembers(t *testing.T) {
 		30: {ppid: 1, pgid: 30, state: 'S', start: 300},
 		31: {ppid: 1, pgid: 31, state: 'S', start: 310},
 		99: {ppid: 0, pgid: 99, state: 'S', start: 990},
+		// Kernel threads, and processes whose group leader is in another
+		// PID namespace, show pgid 0.
+		2:   {ppid: 0, pgid: 0, state: 'S', start: 2},
+		200: {ppid: 2, pgid: 0, state: 'S', start: 3},
 	}
 	pids := func(ms []member) []int {
 		var out []int
@@ -85,6 +89,8 @@ func TestGenerationMembers(t *testing.T) {
 		{"the other generation", 20, nil, false, []int{20}},
 		{"the only generation takes the orphans", 10, nil, true, []int{10, 11, 12, 13, 20, 30, 31}},
 		{"leader gone, group left", 12, nil, false, []int{12, 13}},
+		{"no leader: only what is below hush", -1, nil, true, []int{10, 11, 12, 13, 20, 30, 31}},
+		{"no leader, no orphans: nothing", 0, nil, false, nil},
 	}
 	for _, tt := range tests {
 		if got := pids(generationMembers(procs, 1, tt.leader, tt.known, tt.all)); !slices.Equal(got, tt.want) {

@@ -272,6 +272,7 @@ func (s *Supervisor) startGen(id int, env []string) (int, error) {
 		notify = n
 		env = append(withoutVars(env, "NOTIFY_SOCKET"), "NOTIFY_SOCKET="+n.addr)
 	}
+	s.adoptOrphans()
 	proc, err := start(spec{
 		argv:       s.cfg.Argv,
 		env:        env,
@@ -290,6 +291,24 @@ func (s *Supervisor) startGen(id int, env []string) (int, error) {
 	s.procs[id] = &procGen{leader: proc, pid: proc.Pid, notify: notify}
 	s.log.Debug("child started", "pid", proc.Pid, "generation", id)
 	return proc.Pid, nil
+}
+
+// adoptOrphans runs just before a generation starts: every process below
+// hush at that moment is older than the new generation, so it was started
+// with older secrets. Each existing generation records them as its own, so
+// that stopping it also stops a daemon that double-forked away (re-parented
+// to hush, in a session of its own), which nothing else ties to it once
+// two generations run side by side.
+func (s *Supervisor) adoptOrphans() {
+	if len(s.procs) == 0 {
+		return
+	}
+	// A walk down from hush, even as PID 1: a `docker exec` shell is in
+	// the namespace but not below hush, and is nobody's generation.
+	all := generationMembers(readProcs(), s.self, -1, nil, true)
+	for _, p := range s.procs {
+		p.known = append(p.known, all...)
+	}
 }
 
 // release forgets generation id once the machine is done with it.
