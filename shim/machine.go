@@ -98,6 +98,9 @@ type generation struct {
 	stopSent   time.Time
 	cancels    []func()
 	since      time.Time // when the change that made it was noticed
+	// graceOver: SIGKILL was sent --kill grace ago and something of the
+	// generation is still there; hush stops waiting for it.
+	graceOver bool
 }
 
 // machine is the restart state machine. It is not safe for concurrent use:
@@ -331,7 +334,7 @@ func (m *machine) exited(e Exit) {
 // settle removes a stopping generation whose leader ended once nothing of it
 // is left; otherwise polling looks again.
 func (m *machine) settle(g *generation) {
-	if m.h.left(g.id) == 0 {
+	if m.h.left(g.id) == 0 || g.graceOver {
 		m.gone(g)
 		return
 	}
@@ -436,10 +439,12 @@ func (m *machine) timer(ev timerEvent) {
 		g.cancels = append(g.cancels, m.h.after(m.cfg.killGrace, timerEvent{g.id, timerKillGrace}))
 		m.pollLater()
 	case ev.kind == timerKillGrace && g.phase == genKilled:
+		// Only an uninterruptible sleep survives SIGKILL this long; hush
+		// does not wait (or poll) for it forever. A leader still there
+		// is waited for: its exit status is owed to someone.
+		m.log.Warn("processes of a killed generation are still there; going on without them", "generation", g.id, "left", m.h.left(g.id))
+		g.graceOver = true
 		if g.leaderDone {
-			// Only an uninterruptible sleep survives SIGKILL this
-			// long; hush does not wait for it forever.
-			m.log.Warn("processes of a killed generation are still there; going on without them", "generation", g.id, "left", m.h.left(g.id))
 			m.gone(g)
 		}
 	case ev.kind == timerReadyDelay && g.phase == genStarting:

@@ -359,6 +359,17 @@ func TestMachine(t *testing.T) {
 			},
 		},
 		{
+			name: "a leftover of a killed generation whose leader dies after the grace",
+			steps: []step{req(Restart, "B=2"), fire(1, timerKill), fire(1, timerKillGrace),
+				exits(1, 137, 1)},
+			actions: []string{
+				"stop 1 SIGTERM",
+				"stop 1 SIGKILL",
+				"release 1",
+				"start 2 B=2",
+			},
+		},
+		{
 			name:    "an orphan's exit is not the child's",
 			steps:   []step{func(m *machine, w *world) { m.exited(Exit{Pid: 555}) }},
 			actions: nil,
