@@ -118,8 +118,10 @@ type member struct {
 func generationMembers(procs map[int]procInfo, self, leader int, known []member, orphansToo bool) []member {
 	in := map[int]bool{}
 	var queue []int
+	// Never hush itself, never PID 1 (the namespace's init, which a
+	// generation cannot be), never a zombie (already dead).
 	add := func(pid int) {
-		if p, ok := procs[pid]; ok && !in[pid] && pid != self && p.state != 'Z' {
+		if p, ok := procs[pid]; ok && !in[pid] && pid != self && pid > 1 && p.state != 'Z' {
 			in[pid] = true
 			queue = append(queue, pid)
 		}
