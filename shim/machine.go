@@ -71,6 +71,9 @@ type hooks struct {
 	ready func(id int) bool
 	// release forgets generation id once it is gone.
 	release func(id int)
+	// adopt gives the generations ids the processes below hush that no
+	// generation accounts for (see Supervisor.adopt).
+	adopt func(ids []int)
 	// after arms a timer; the event comes back through machine.timer.
 	after func(d time.Duration, ev timerEvent) (cancel func())
 	now   func() time.Time
@@ -136,6 +139,19 @@ func newMachine(cfg machineConfig, h hooks, log *slog.Logger) *machine {
 
 // launch starts a generation in phase p.
 func (m *machine) launch(env []string, p genPhase, since time.Time) (*generation, error) {
+	// Whatever runs below hush now and belongs to no generation was
+	// started by the serving one (a daemon that double-forked away): it
+	// is recorded as that generation's before the new one exists, so that
+	// it ends with it.
+	var serving []int
+	for _, g := range m.gens {
+		if g.phase == genServing {
+			serving = append(serving, g.id)
+		}
+	}
+	if len(serving) > 0 {
+		m.h.adopt(serving)
+	}
 	id := m.maxID + 1
 	pid, err := m.h.start(id, env)
 	if err != nil {

@@ -24,6 +24,7 @@ type world struct {
 	actions  []string
 	startErr error
 	now      time.Time
+	adopted  [][]int
 }
 
 func newWorld(t *testing.T) *world {
@@ -53,6 +54,7 @@ func (w *world) hooks() hooks {
 		left:    func(id int) int { return w.left[id] },
 		ready:   func(id int) bool { return w.isReady[id] },
 		release: func(id int) { w.act("release %d", id) },
+		adopt:   func(ids []int) { w.adopted = append(w.adopted, ids) },
 		after: func(d time.Duration, ev timerEvent) func() {
 			w.armed = append(w.armed, ev)
 			return func() {
@@ -403,6 +405,11 @@ func TestMachine(t *testing.T) {
 			code, done, _ := m.result()
 			if done != tt.done || (done && code != tt.code) {
 				t.Errorf("result = (code %d, done %v), want (code %d, done %v)", code, done, tt.code, tt.done)
+			}
+			for _, ids := range w.adopted {
+				if len(ids) != 1 {
+					t.Errorf("strays adopted by %v: want exactly the serving generation", ids)
+				}
 			}
 			if done && len(w.armed) != 0 {
 				t.Errorf("timers left armed after the end: %+v", w.armed)

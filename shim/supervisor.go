@@ -158,6 +158,7 @@ func New(cfg Config, sigs *Signals) *Supervisor {
 		left:    s.leftOf,
 		ready:   s.probeReady,
 		release: s.release,
+		adopt:   s.adopt,
 		after:   s.after,
 		now:     time.Now,
 	}, cfg.Logger)
@@ -272,7 +273,6 @@ func (s *Supervisor) startGen(id int, env []string) (int, error) {
 		notify = n
 		env = append(withoutVars(env, "NOTIFY_SOCKET"), "NOTIFY_SOCKET="+n.addr)
 	}
-	s.adoptOrphans()
 	proc, err := start(spec{
 		argv:       s.cfg.Argv,
 		env:        env,
@@ -293,21 +293,34 @@ func (s *Supervisor) startGen(id int, env []string) (int, error) {
 	return proc.Pid, nil
 }
 
-// adoptOrphans runs just before a generation starts: every process below
-// hush at that moment is older than the new generation, so it was started
-// with older secrets. Each existing generation records them as its own, so
-// that stopping it also stops a daemon that double-forked away (re-parented
-// to hush, in a session of its own), which nothing else ties to it once
-// two generations run side by side.
-func (s *Supervisor) adoptOrphans() {
-	if len(s.procs) == 0 {
-		return
+// adopt runs just before a generation starts, for the serving
+// generations ids. A process below hush that is in no generation's process
+// group nor below any generation's leader, and was not seen as a member
+// before, is a daemon that double-forked away (re-parented to hush, in a
+// session of its own). Such a process is older than the generation about to
+// start, so it has older secrets; once two generations run side by side
+// nothing else ties it to the serving one, so it is recorded as that one's,
+// to be stopped with it.
+func (s *Supervisor) adopt(ids []int) {
+	procs := readProcs()
+	owned := map[int]bool{}
+	for _, p := range s.procs {
+		for _, mb := range generationMembers(procs, s.self, p.pid, p.known, false) {
+			owned[mb.pid] = true
+		}
 	}
 	// A walk down from hush, even as PID 1: a `docker exec` shell is in
 	// the namespace but not below hush, and is nobody's generation.
-	all := generationMembers(readProcs(), s.self, -1, nil, true)
-	for _, p := range s.procs {
-		p.known = append(p.known, all...)
+	var strays []member
+	for _, mb := range generationMembers(procs, s.self, -1, nil, true) {
+		if !owned[mb.pid] {
+			strays = append(strays, mb)
+		}
+	}
+	for _, id := range ids {
+		if p := s.procs[id]; p != nil {
+			p.known = append(p.known, strays...)
+		}
 	}
 }
 
