@@ -224,6 +224,21 @@ func TestEarlySignals(t *testing.T) {
 				}
 			})
 		}
+		t.Run("--stop-signal abandons the start", func(t *testing.T) {
+			dir := t.TempDir()
+			fifo := filepath.Join(dir, "fifo")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := startOpts(t, m, opts{dir: dir, env: []string{"S=ref+file://fifo"}},
+				"--stop-signal", "USR2", "--", "touch", "started")
+			r.eventually("hush to open the FIFO", func() bool { return fifoOpenedBy(r.hushPid()) })
+			r.signal(syscall.SIGUSR2)
+			r.expectExit(128 + int(syscall.SIGUSR2))
+			if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+				t.Errorf("the command ran after the stop signal during start-up")
+			}
+		})
 		t.Run("TERM abandons the start", func(t *testing.T) {
 			dir := t.TempDir()
 			fifo := filepath.Join(dir, "fifo")

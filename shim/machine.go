@@ -183,7 +183,7 @@ func (m *machine) rewritten(sig syscall.Signal) (syscall.Signal, bool) {
 // isStop reports whether sig asks the child to stop: SIGINT, SIGTERM,
 // SIGQUIT (what docker stop, Ctrl-C and Ctrl-\ send) or --stop-signal.
 func (m *machine) isStop(sig syscall.Signal) bool {
-	return stopsStartup(sig) || sig == m.cfg.stopSignal
+	return isStopSignal(sig) || sig == m.cfg.stopSignal
 }
 
 // signal handles a signal from outside (never SIGCHLD).

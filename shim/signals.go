@@ -175,9 +175,11 @@ func forwardable(sig syscall.Signal) bool {
 	return true
 }
 
-// stopsStartup reports whether a signal that arrives before the first child
-// exists should abandon the start-up instead of waiting for the child.
-func stopsStartup(sig syscall.Signal) bool {
+// isStopSignal reports whether sig is one of the signals that mean "stop"
+// to every container runtime and terminal: what docker stop, Ctrl-C and
+// Ctrl-\ send. --stop-signal is added to these where it is known
+// (machine.isStop).
+func isStopSignal(sig syscall.Signal) bool {
 	switch sig {
 	case syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT:
 		return true

@@ -206,7 +206,7 @@ func (s *Supervisor) Start(ctx context.Context, prepare Prepare) (code int, star
 			switch {
 			case n == syscall.SIGCHLD:
 				s.reapOrphans()
-			case stopsStartup(n):
+			case s.m.isStop(n):
 				s.log.Info("stop signal before the child started; not starting it", "signal", SignalName(n))
 				join()
 				return 128 + int(n), false, nil
