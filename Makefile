@@ -59,6 +59,7 @@ test: deps lint flavours
 # runs longer.
 fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRef$$' -fuzztime $(FUZZTIME) ./sources
+	$(GO) test -run '^$$' -fuzz '^FuzzParseListen$$' -fuzztime $(FUZZTIME) ./shim
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=5m
