@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -672,4 +673,28 @@ func TestRollingEndsOldDaemons(t *testing.T) {
 		r.signal(syscall.SIGTERM)
 		r.wait()
 	})
+}
+
+// TestTrampolineNotExecutable: --no-new-privs (like --listen) starts the
+// child through hush's own binary; when the child's user may not execute
+// it, the error says so instead of blaming the command.
+func TestTrampolineNotExecutable(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(hushBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := filepath.Join(t.TempDir(), "hush")
+	if err := os.WriteFile(private, b, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(private, "--user", "nobody", "--no-new-privs", "--", "/bin/true")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 126 {
+		t.Fatalf("exit: %v, want 126\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "chmod 755") {
+		t.Errorf("the error does not say how to fix it:\n%s", out)
+	}
 }

@@ -94,6 +94,13 @@ func start(s spec) (*os.Process, error) {
 		return err
 	})
 	if err != nil {
+		if len(s.trampoline) > 0 && errors.Is(err, unix.EACCES) {
+			// The command itself was checked above: what could not be
+			// executed is hush's own binary, as the child's user.
+			return nil, &ExecError{Command: s.argv[0], Code: ExitCannotExecute, Err: fmt.Errorf(
+				"hush starts it through its own binary (for --listen or --no-new-privs), which the child's user "+
+					"cannot execute: make hush executable by everyone (chmod 755): %w", err)}
+		}
 		return nil, classifyExecError(s.argv[0], err)
 	}
 	return proc, nil
