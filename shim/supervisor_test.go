@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +21,9 @@ func TestKillTimerAfterExit(t *testing.T) {
 		t.Skipf("no sh: %v", err)
 	}
 	var logs bytes.Buffer
+	trapped := filepath.Join(t.TempDir(), "trapped")
 	s := New(Config{
-		Argv:   []string{sh, "-c", "trap 'exit 0' TERM; while :; do sleep 0.01; done"},
+		Argv:   []string{sh, "-c", "trap 'exit 0' TERM; touch " + trapped + "; while :; do sleep 0.01; done"},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}, &Signals{C: make(chan os.Signal)})
 	if err := s.m.startFirst([]string{"PATH=/usr/bin:/bin"}); err != nil {
@@ -35,10 +37,19 @@ func TestKillTimerAfterExit(t *testing.T) {
 		reap()
 	})
 	first := s.procs[1].pid
-	// Give the shell time to install its trap before the restart's SIGTERM.
-	time.Sleep(200 * time.Millisecond)
-	s.m.request(Request{Kind: Restart, Env: []string{"PATH=/usr/bin:/bin"}, Reason: "S"})
+	// The restart's SIGTERM must find the trap in place.
 	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(trapped); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child never installed its trap")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.m.request(Request{Kind: Restart, Env: []string{"PATH=/usr/bin:/bin"}, Reason: "S"})
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		if p, ok := readStat(first); ok && p.state == 'Z' {
 			break
