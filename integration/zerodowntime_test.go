@@ -634,8 +634,23 @@ func TestRollingWithoutListen(t *testing.T) {
 	inModes(t, func(t *testing.T, m mode) {
 		path := filepath.Join(t.TempDir(), "s")
 		writeFile(t, path, "v1")
-		script := `trap 'echo "stop $S"; exit 0' TERM; echo "start $S"; while :; do sleep 0.05; done`
-		r := startRotating(t, m, "ref+file://"+path, script, "--on-change", "rolling", "--ready-delay", "200ms")
+		// A worker that says READY=1 once it has started: the switch can
+		// only come after its "start" line.
+		worker := `
+import os, signal, socket, sys, time
+def stop(*_):
+    print("stop", os.environ["S"], flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+print("start", os.environ["S"], flush=True)
+addr = os.environ["NOTIFY_SOCKET"]
+with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+    s.sendto(b"READY=1", "\0" + addr[1:] if addr.startswith("@") else addr)
+while True:
+    time.sleep(1)
+`
+		r := startOpts(t, m, opts{env: []string{"S=ref+file://" + path}},
+			"--debounce", "50ms", "--on-change", "rolling", "--", "/usr/bin/python3", "-c", worker)
 		r.waitStdout("start v1")
 		writeFile(t, path, "v2")
 		r.waitStdout("stop v1")
