@@ -234,15 +234,6 @@ func (s *Supervisor) Start(ctx context.Context, prepare Prepare) (code int, star
 	}
 }
 
-// Run is Start followed by Supervise.
-func (s *Supervisor) Run(ctx context.Context, prepare Prepare, requests <-chan Request) (int, error) {
-	code, started, err := s.Start(ctx, prepare)
-	if !started {
-		return code, err
-	}
-	return s.Supervise(requests)
-}
-
 func execErrorCode(err error) int {
 	var ee *ExecError
 	if errors.As(err, &ee) {
