@@ -21,8 +21,9 @@ const (
 	maxArgTotal = 6 << 20
 	// headroom is kept free for what is added after the plan: HOME for
 	// --user, LISTEN_* and NOTIFY_SOCKET for socket activation, the
-	// executable's path that the kernel copies too.
-	headroom = 4 << 10
+	// trampoline's own arguments (its options and the command's path, at
+	// most PATH_MAX), the executable's path that the kernel copies too.
+	headroom = 8 << 10
 )
 
 // argTotalLimit is the kernel's budget for argv and envp together: a quarter
