@@ -245,16 +245,30 @@ func TestAuthMethods(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
 		tok := w.f.staticToken()
-		// INFISICAL_TOKEN is not used (the CLI checks the other first): it
-		// may be the application's own, so it stays; --keep-env keeps the
-		// one hush used.
+		other := "st-" + randomHex(8)
+		// The CLI checks INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN first; the
+		// other token variable is Infisical's credential as well, so
+		// neither reaches the child (issue 10, item 5); --keep-env keeps
+		// one on request.
 		r := start(t, append(refs, "INFISICAL_DOMAIN="+w.f.URL()+"/api", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN="+tok,
-			"INFISICAL_TOKEN=the-apps-own", "INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"),
-			"--keep-env", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN")
+			"INFISICAL_TOKEN="+other, "INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"))
 		env := r.nextChild()
-		if env["DB_PASSWORD"] != w.dbPassword || env["INFISICAL_TOKEN"] != "the-apps-own" ||
-			env["INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN"] != tok {
-			t.Errorf("child's environment is wrong: INFISICAL_TOKEN=%q", env["INFISICAL_TOKEN"])
+		if env["DB_PASSWORD"] != w.dbPassword {
+			t.Error("wrong DB_PASSWORD")
+		}
+		for _, k := range []string{"INFISICAL_TOKEN", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN"} {
+			if _, ok := env[k]; ok {
+				t.Errorf("%s reached the child", k)
+			}
+		}
+		r.stop()
+		assertNoLeak(t, r.out.String(), map[string]string{"the access token": tok, "the other token": other})
+
+		r = start(t, append(refs, "INFISICAL_DOMAIN="+w.f.URL()+"/api", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN="+tok,
+			"INFISICAL_TOKEN="+other, "INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"),
+			"--keep-env", "INFISICAL_TOKEN")
+		if env := r.nextChild(); env["INFISICAL_TOKEN"] != other || env["INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN"] != "" {
+			t.Error("--keep-env INFISICAL_TOKEN did not keep exactly that variable")
 		}
 		r.stop()
 	})

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hushinit/hush/sources"
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // How hush calls Infisical.
@@ -48,6 +49,8 @@ const (
 	readAttempts = 5
 	backoffBase  = 250 * time.Millisecond
 	backoffCap   = 5 * time.Second
+	// maxRedirects is what resty (the SDK's client) follows.
+	maxRedirects = 10
 	// maxMessage bounds how much of a server's error message hush repeats.
 	maxMessage = 200
 )
@@ -81,10 +84,12 @@ func newClient(s *settings, log *slog.Logger) *client {
 	t.TLSClientConfig = &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}
 	t.MaxIdleConnsPerHost = 4
 	// No client timeout: every call carries its own context (per-call
-	// timeout and the caller's deadline). Redirects are followed as
-	// net/http does (the SDK's resty client did the same); Authorization
-	// is not sent to another host.
-	return &client{s: s, log: log, http: &http.Client{Transport: t}, authLock: make(chan struct{}, 1)}
+	// timeout and the caller's deadline). Redirects are followed only
+	// within the configured origin: a 307 re-sends a login's body (the
+	// client secret, the JWT) and net/http would send the bearer token to
+	// another port of the same host, or over plain HTTP.
+	hc := &http.Client{Transport: t, CheckRedirect: remote.SameOrigin(maxRedirects)}
+	return &client{s: s, log: log, http: hc, authLock: make(chan struct{}, 1)}
 }
 
 // callError is a failed call, described without any credential or value.
@@ -304,6 +309,8 @@ func (c *client) once(ctx context.Context, op string, r request, secrets []strin
 		// because encoding/json quotes numbers and characters of the
 		// document.
 		ce.msg = err.Error()
+	case remote.IsRedirect(err):
+		ce.msg = err.Error() // the next attempt would be redirected again
 	case callCtx.Err() != nil:
 		ce.msg = fmt.Sprintf("no answer within %s (%s)", c.s.timeout, envTimeout)
 		ce.retry = true

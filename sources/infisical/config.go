@@ -261,7 +261,16 @@ func (a authConfig) usedVars() []string {
 	var out []string
 	switch a.method {
 	case methodToken:
-		out = append(out, a.token.name)
+		// Both access token variables are Infisical's credentials: the
+		// one hush did not pick is a second copy (or an older token) of
+		// the identity hush used, never the application's business.
+		for _, n := range []string{envUAToken, envToken} {
+			for _, name := range []string{n, n + fileSuffix} {
+				if a.getenv(name) != "" {
+					out = append(out, name)
+				}
+			}
+		}
 	case methodUniversal:
 		out = append(out, a.id.name, a.secret.name)
 	case methodKubernetes:

@@ -48,7 +48,10 @@ func TestChooseAuth(t *testing.T) {
 		used   []string
 	}{
 		{"token", env(envToken, "t"), methodToken, []string{envToken}},
-		{"ua token first", env(envToken, "t", envUAToken, "u"), methodToken, []string{envUAToken}},
+		// Both token variables are scrubbed: the unused one is Infisical's
+		// credential too (issue 10, item 5).
+		{"ua token first", env(envToken, "t", envUAToken, "u"), methodToken, []string{envUAToken, envToken}},
+		{"ua token file and token", env(envToken, "t", envUAToken+"_FILE", "/u"), methodToken, []string{envUAToken + "_FILE", envToken}},
 		{"token file", env(envToken+"_FILE", "/x"), methodToken, []string{envToken + "_FILE"}},
 		{"universal", env(envClientID, "id", envSecret, "s"), methodUniversal, []string{envClientID, envSecret}},
 		{"universal files", env(envClientID+"_FILE", "/a", envSecret+"_FILE", "/b"), methodUniversal,

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // client is a small Vault HTTP API client. hush does not link
@@ -225,19 +227,21 @@ func newClient(e clientEnv, requestTimeout time.Duration) (*client, error) {
 	c.http = &http.Client{
 		Transport: transport,
 		Timeout:   requestTimeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			// Like vault/api: one redirect (a standby to the active node),
-			// never from https to http.
-			if e.disableRedirects || len(via) > 1 {
-				return http.ErrUseLastResponse
-			}
-			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return errors.New("redirect would cause protocol downgrade")
-			}
-			return nil
-		},
+		// Like vault/api, one redirect (a standby to the active node) is
+		// followed, none with VAULT_DISABLE_REDIRECTS; unlike it, only
+		// within VAULT_ADDR's origin, because the redirected request
+		// carries hush's token. A standby that names another address is
+		// refused with an error saying so.
+		CheckRedirect: remote.SameOrigin(redirectLimit(e.disableRedirects)),
 	}
 	return c, nil
+}
+
+func redirectLimit(disabled bool) int {
+	if disabled {
+		return 0
+	}
+	return 1
 }
 
 // loadCAs reads VAULT_CACERT_BYTES, else VAULT_CACERT, else every PEM file
@@ -340,8 +344,8 @@ func (c *client) send(ctx context.Context, method, path string, query url.Values
 			return nil, 0, err
 		}
 	}
-	if strings.ContainsFunc(token, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
-		return nil, 0, errors.New("the Vault token contains whitespace or control characters")
+	if err := remote.CheckToken("the Vault token", token); err != nil {
+		return nil, 0, err
 	}
 	u := *c.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/" + path

@@ -86,20 +86,26 @@ func (m authMethod) canLogin() bool {
 // ownsToken reports whether hush created the token (and so may revoke it).
 func (m authMethod) ownsToken() bool { return m == authAppRole || m == authK8s }
 
+// EnvHeaders is vault/api's VAULT_HEADERS: extra headers for every
+// request, which can carry a gateway's or a proxy's authentication.
+const EnvHeaders = "VAULT_HEADERS"
+
 // credentialVars names the variables a method uses to log in, for
-// scrubbing from the child's environment.
+// scrubbing from the child's environment, and VAULT_HEADERS, sent with
+// every request whatever the method.
 func (s settings) credentialVars() []string {
+	out := []string{EnvHeaders}
 	switch s.method {
 	case authToken:
-		return []string{EnvToken}
+		out = append(out, EnvToken)
 	case authTokenFile:
-		return []string{EnvTokenFile}
+		out = append(out, EnvTokenFile)
 	case authAppRole:
-		return []string{EnvRoleID, EnvSecretIDFile, EnvSecretIDWrap}
+		out = append(out, EnvRoleID, EnvSecretIDFile, EnvSecretIDWrap)
 	case authK8s:
-		return []string{EnvK8sRole, EnvK8sTokenPath}
+		out = append(out, EnvK8sRole, EnvK8sTokenPath)
 	}
-	return nil
+	return out
 }
 
 // readSettings reads hush's Vault variables. It reports a configuration

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // requestError is a failed Vault request as hush reports it: the operation,
@@ -50,7 +52,8 @@ func (e *requestError) Unwrap() error { return e.err }
 // standby not yet caught up (412).
 func (e *requestError) transient() bool {
 	if e.status == 0 {
-		return !errors.Is(e.err, context.Canceled)
+		// A refused redirect would be redirected again.
+		return !errors.Is(e.err, context.Canceled) && !remote.IsRedirect(e.err)
 	}
 	return e.status == http.StatusTooManyRequests || e.status == http.StatusPreconditionFailed ||
 		(e.status >= 500 && e.status != http.StatusNotImplemented)

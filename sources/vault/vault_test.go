@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,7 +194,7 @@ func TestReadSettings(t *testing.T) {
 	if s.pollInterval != 5*time.Second || s.requestTimeout != 3*time.Second || !s.requestTimeoutSet {
 		t.Errorf("durations: %+v", s)
 	}
-	if got := (settings{method: authToken}).credentialVars(); len(got) != 1 || got[0] != "VAULT_TOKEN" {
+	if got := (settings{method: authToken}).credentialVars(); !slices.Equal(got, []string{"VAULT_HEADERS", "VAULT_TOKEN"}) {
 		t.Errorf("credentialVars %v", got)
 	}
 }
