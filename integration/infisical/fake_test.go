@@ -67,6 +67,10 @@ type fakeInfisical struct {
 	violations []string
 	reqSeq     int
 	hidden     map[string]bool // keys whose value the identity may not read
+	// grace is how long past its advertised expiry a token still works:
+	// a test that checks renewals gives it, so that a client scheduled
+	// late on a loaded machine still renews instead of being refused.
+	grace time.Duration
 }
 
 type fakeToken struct {
@@ -175,6 +179,13 @@ func (f *fakeInfisical) setTTL(ttl, maxTTL int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ttl, f.maxTTL = ttl, maxTTL
+}
+
+// setGrace lets tokens work for d past their advertised expiry.
+func (f *fakeInfisical) setGrace(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.grace = d
 }
 
 func (f *fakeInfisical) addProject(id, slug string) {
@@ -529,7 +540,7 @@ func (f *fakeInfisical) renew(w http.ResponseWriter, r *http.Request) {
 	t := f.tokens[body["accessToken"]]
 	now := time.Now()
 	switch {
-	case t == nil || t.revoked || t.static || now.After(t.expires):
+	case t == nil || t.revoked || t.static || now.After(t.expires.Add(f.grace)):
 		f.errorBody(w, http.StatusUnauthorized, "UnauthorizedError", "Invalid token")
 		return
 	case now.Add(time.Duration(f.ttl) * time.Second).After(t.maxUntil):
@@ -556,7 +567,7 @@ func (f *fakeInfisical) bearer(w http.ResponseWriter, r *http.Request) (string, 
 		return "", false
 	}
 	t := f.tokens[tok]
-	if t == nil || t.revoked || time.Now().After(t.expires) {
+	if t == nil || t.revoked || time.Now().After(t.expires.Add(f.grace)) {
 		f.counts[epRejected]++
 		f.errorBody(w, http.StatusUnauthorized, "UnauthorizedError", "Token expired or revoked")
 		return "", false

@@ -64,10 +64,15 @@ type client struct {
 	log  *slog.Logger
 	http *http.Client
 
-	authLock chan struct{} // one login or renewal at a time, waited for with a context
+	authLock *remote.Gate   // one login or renewal at a time
+	rand     func() float64 // jitter; nil: math/rand
 	mu       sync.Mutex
 	tok      *token
 	used     bool // credentials were read to log in: report them for scrubbing
+	// keepCtx is set once the backend is watched: from the first token on,
+	// keepAlive renews it until keepCtx ends. keeping: keepAlive runs.
+	keepCtx context.Context
+	keeping bool
 }
 
 // token is an access token and what is known of its lifetime.
@@ -89,7 +94,7 @@ func newClient(s *settings, log *slog.Logger) *client {
 	// client secret, the JWT) and net/http would send the bearer token to
 	// another port of the same host, or over plain HTTP.
 	hc := &http.Client{Transport: t, CheckRedirect: remote.SameOrigin(maxRedirects)}
-	return &client{s: s, log: log, http: hc, authLock: make(chan struct{}, 1)}
+	return &client{s: s, log: log, http: hc, authLock: remote.NewGate()}
 }
 
 // callError is a failed call, described without any credential or value.
@@ -460,12 +465,10 @@ func (c *client) token(ctx context.Context, attempts int) (*token, error) {
 	if tok := c.current(); tok != nil && !tok.needsRefresh(time.Now()) {
 		return tok, nil
 	}
-	select {
-	case c.authLock <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for the Infisical login: %w", ctx.Err())
+	if err := c.authLock.Enter(ctx, "the Infisical login"); err != nil {
+		return nil, err
 	}
-	defer func() { <-c.authLock }()
+	defer c.authLock.Leave()
 	old := c.current()
 	now := time.Now()
 	if old != nil && !old.needsRefresh(now) {
@@ -484,7 +487,23 @@ func (c *client) token(ctx context.Context, attempts int) (*token, error) {
 	c.mu.Lock()
 	c.tok = tok
 	c.mu.Unlock()
+	c.startKeepAlive(nil)
 	return tok, nil
+}
+
+// startKeepAlive starts keepAlive when the backend is watched (ctx given
+// now or earlier) and a token exists, unless it runs already.
+func (c *client) startKeepAlive(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ctx != nil {
+		c.keepCtx = ctx
+	}
+	if c.keepCtx == nil || c.keeping || c.tok == nil || c.tok.ttl <= 0 || !c.s.auth.renewable() {
+		return
+	}
+	c.keeping = true
+	go c.keepAlive(c.keepCtx)
 }
 
 func (c *client) current() *token {
@@ -519,7 +538,9 @@ func (c *client) refresh(ctx context.Context, old *token, attempts int) (*token,
 		return c.plainToken()
 	}
 	now := time.Now()
-	if old != nil && old.canRenew(now) {
+	switch {
+	case old == nil:
+	case old.canRenew(now):
 		tok, err := c.renew(ctx, old, attempts)
 		if err == nil {
 			return tok, nil
@@ -528,9 +549,85 @@ func (c *client) refresh(ctx context.Context, old *token, attempts int) (*token,
 		if !errors.As(err, &ce) || ce.status == 0 || ce.status >= 500 {
 			return nil, err // the server is not answering: a login would not either
 		}
-		c.log.Info("Infisical refused to renew the access token; logging in again", "status", ce.status)
+		c.log.Info("logging in to Infisical again", "because", "Infisical refused to renew the access token", "status", ce.status)
+	default:
+		// Say why a login replaces a renewal: a token that expired
+		// unrenewed means hush was late (or Infisical unreachable), which
+		// an operator wants to tell from the normal end of a token's
+		// maximum lifetime.
+		c.log.Info("logging in to Infisical again", "because", old.whyNoRenewal(now))
 	}
 	return c.login(ctx, attempts)
+}
+
+// whyNoRenewal says why canRenew is false.
+func (t *token) whyNoRenewal(now time.Time) string {
+	switch {
+	case !t.fromLogin:
+		return "the access token was not obtained by a login"
+	case t.expired(now):
+		return fmt.Sprintf("the access token expired %s ago without being renewed", now.Sub(t.obtained.Add(t.ttl)).Round(time.Millisecond))
+	}
+	return "renewing would pass the access token's maximum lifetime (accessTokenMaxTTL)"
+}
+
+// keepAlive renews the access token on its own schedule — at about two
+// thirds of its lifetime, with jitter — whatever the polls do, and logs in
+// again past its maximum lifetime, until ctx ends. A failed renewal is
+// tried again with the request back-off while the token lives, then by
+// logging in. A token used by a call in between (which refreshes it when
+// it is near its end) simply moves the schedule.
+func (c *client) keepAlive(ctx context.Context) {
+	defer func() {
+		c.mu.Lock()
+		c.keeping = false
+		c.mu.Unlock()
+	}()
+	failures := 0
+	for {
+		tok := c.current()
+		if tok == nil || tok.ttl <= 0 || !c.s.auth.renewable() {
+			return // nothing to keep alive: the next call logs in
+		}
+		at := remote.RenewAt(tok.obtained, tok.ttl, c.rand)
+		if failures > 0 {
+			at = time.Now().Add(remote.Requests.Delay(failures - 1))
+		}
+		if !remote.Sleep(ctx, time.Until(at)) {
+			return
+		}
+		if err := c.refreshIfCurrent(ctx, tok); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			c.log.Warn("cannot renew the Infisical access token; retrying", "err", err.Error())
+			continue
+		}
+		failures = 0
+	}
+}
+
+// refreshIfCurrent renews (or replaces) tok unless another call did it
+// first.
+func (c *client) refreshIfCurrent(ctx context.Context, tok *token) error {
+	if err := c.authLock.Enter(ctx, "the Infisical login"); err != nil {
+		return err
+	}
+	defer c.authLock.Leave()
+	if c.current() != tok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*c.s.timeout)
+	defer cancel()
+	fresh, err := c.refresh(ctx, tok, 1)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.tok = fresh
+	c.mu.Unlock()
+	return nil
 }
 
 // plainToken is INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN or INFISICAL_TOKEN

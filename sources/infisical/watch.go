@@ -72,6 +72,16 @@ func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sourc
 	}
 	sort.Slice(p.order, func(i, j int) bool { return p.order[i].String() < p.order[j].String() })
 	go p.loop(ctx)
+	// The token is renewed on its own schedule, not when a poll happens
+	// to need it: a poll interval longer than the token's lifetime, or a
+	// late poll, must not cost a new login.
+	b.initMu.Lock()
+	b.keepCtx = ctx
+	c := b.c
+	b.initMu.Unlock()
+	if c != nil {
+		c.startKeepAlive(ctx)
+	}
 	return nil
 }
 
