@@ -5,19 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hushinit/hush/sources"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // authState is hush's Vault token. Logins are serialised by sem, so that the
 // groups read concurrently at start-up share one login.
 type authState struct {
-	sem     chan struct{}
+	gate    *remote.Gate
 	mu      sync.Mutex
 	gen     uint64
 	ready   bool
@@ -44,15 +44,17 @@ func (a *authState) current() (token string, secret *lifetime, gen uint64, chang
 }
 
 func (a *authState) lock(ctx context.Context) bool {
-	select {
-	case a.sem <- struct{}{}:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return a.gate.Enter(ctx, "the Vault login") == nil
 }
 
-func (a *authState) unlock() { <-a.sem }
+func (a *authState) unlock() { a.gate.Leave() }
+
+// token is hush's current Vault token ("" with no credentials: a Vault
+// Agent or Proxy adds it).
+func (b *Backend) token() string {
+	tok, _, _, _ := b.auth.current()
+	return tok
+}
 
 // setToken makes tok hush's token for every request from now on.
 func (b *Backend) setToken(tok string, secret *lifetime) {
@@ -65,7 +67,6 @@ func (b *Backend) setToken(tok string, secret *lifetime) {
 	start := !a.looping && b.ctx.Err() == nil
 	a.looping = a.looping || start
 	a.mu.Unlock()
-	b.client.setToken(tok)
 	if start {
 		go b.tokenLoop()
 	}
@@ -108,7 +109,7 @@ func (b *Backend) obtainToken(ctx context.Context, persist bool) (string, *lifet
 	case authToken:
 		return strings.TrimSpace(b.cfg.Getenv(EnvToken)), nil, nil
 	case authTokenFile:
-		tok, err := readCredential(b.set.tokenFile, EnvTokenFile)
+		tok, err := remote.ReadCredential(b.set.tokenFile, EnvTokenFile)
 		return tok, nil, err
 	case authAppRole, authK8s:
 		loginPath := b.loginPath()
@@ -134,7 +135,7 @@ func (b *Backend) obtainToken(ctx context.Context, persist bool) (string, *lifet
 // refreshed by the kubelet).
 func (b *Backend) loginOnce(ctx context.Context) (*response, error) {
 	if b.set.method == authK8s {
-		jwt, err := readCredential(b.set.k8sTokenPath, EnvK8sTokenPath)
+		jwt, err := remote.ReadCredential(b.set.k8sTokenPath, EnvK8sTokenPath)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +160,7 @@ func (b *Backend) loginPath() string {
 // response-wrapping token (HUSH_VAULT_SECRET_ID_WRAPPED): PUT
 // sys/wrapping/unwrap with the wrapping token as the request's token.
 func (b *Backend) secretID(ctx context.Context) (string, error) {
-	v, err := readCredential(b.set.secretIDFile, EnvSecretIDFile)
+	v, err := remote.ReadCredential(b.set.secretIDFile, EnvSecretIDFile)
 	if err != nil || !b.set.secretIDWrap {
 		return v, err
 	}
@@ -182,29 +183,6 @@ func (b *Backend) secretID(ctx context.Context) (string, error) {
 	return id, nil
 }
 
-// readCredential reads a token or secret id file (bounded), without
-// surrounding whitespace: `echo token > file` adds a newline that Vault
-// would reject.
-func readCredential(path, envName string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", envName, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxCredentialFile+1))
-	if err != nil {
-		return "", fmt.Errorf("%s: reading %s: %w", envName, path, err)
-	}
-	if len(b) > maxCredentialFile {
-		return "", fmt.Errorf("%s: %s is larger than %d bytes", envName, path, maxCredentialFile)
-	}
-	v := strings.TrimSpace(string(b))
-	if v == "" {
-		return "", fmt.Errorf("%s: %s is empty", envName, path)
-	}
-	return v, nil
-}
-
 // refreshToken handles a 403 on a request made with token generation gen:
 // if another request already replaced the token, or the token file holds a
 // new one, or hush's token turns out to be invalid and a login succeeds,
@@ -220,7 +198,7 @@ func (b *Backend) refreshToken(ctx context.Context, gen uint64) bool {
 	}
 	cur, _, _, _ := a.current()
 	if b.set.method == authTokenFile {
-		tok, err := readCredential(b.set.tokenFile, EnvTokenFile)
+		tok, err := remote.ReadCredential(b.set.tokenFile, EnvTokenFile)
 		if err != nil || tok == cur {
 			return false
 		}
@@ -231,7 +209,7 @@ func (b *Backend) refreshToken(ctx context.Context, gen uint64) bool {
 	}
 	// A token that can still look itself up is valid: the 403 is about
 	// policies, and a new login would change nothing.
-	if _, err := b.client.read(ctx, "auth/token/lookup-self", nil); err == nil {
+	if _, err := b.client.read(ctx, "auth/token/lookup-self", nil, cur); err == nil {
 		return false
 	} else if e := describe("", "", err); e.status != 403 {
 		return false
@@ -295,7 +273,7 @@ func (b *Backend) tokenLoop() {
 // ttl 0) or that may not look itself up returns nil.
 func (b *Backend) lookupSelf(ctx context.Context, tok string) *lifetime {
 	for attempt := 0; ; attempt++ {
-		s, err := b.client.read(ctx, "auth/token/lookup-self", nil)
+		s, err := b.client.read(ctx, "auth/token/lookup-self", nil, tok)
 		if err == nil && s != nil {
 			ttl := number(s.Data["ttl"])
 			if ttl <= 0 {
@@ -313,7 +291,7 @@ func (b *Backend) lookupSelf(ctx context.Context, tok string) *lifetime {
 			b.log.Debug("cannot look up hush's Vault token; it is not renewed", "err", e.Error())
 			return nil
 		}
-		if !sleep(ctx, reloginBackoff(attempt)) {
+		if !remote.Sleep(ctx, reloginBackoff.Delay(attempt)) {
 			return nil
 		}
 	}
@@ -362,21 +340,21 @@ func (b *Backend) relogin(gen uint64, why endReason) {
 			return
 		}
 		a.unlock()
-		wait := reloginBackoff(attempt)
+		wait := reloginBackoff.Delay(attempt)
 		if attempt == 0 {
 			b.log.Warn("cannot log in to Vault again; retrying", "err", err.Error(), "retry_in", wait.Round(time.Millisecond))
 		} else {
 			b.log.Debug("cannot log in to Vault again; retrying", "err", err.Error(), "retry_in", wait.Round(time.Millisecond))
 		}
-		if !sleep(b.ctx, wait) {
+		if !remote.Sleep(b.ctx, wait) {
 			return
 		}
 	}
 }
 
-func reloginBackoff(attempt int) time.Duration {
-	return min(time.Second<<min(attempt, 5), 30*time.Second)
-}
+// reloginBackoff paces background logins and lookups that keep failing:
+// 1s doubling to 30s, with jitter.
+var reloginBackoff = remote.Backoff{Base: time.Second, Max: 30 * time.Second, Jitter: 0.2}
 
 // notifyLeased reports every group holding a lease: leases belong to the
 // token that took them and die with it, so after a new login they must be

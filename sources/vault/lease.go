@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hushinit/hush/sources"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // lifetime is a token or a lease that renewUntilEnd keeps alive.
@@ -92,7 +94,7 @@ func (b *Backend) renewUntilEnd(ctx context.Context, lt lifetime, what string, r
 	expires := time.Now().Add(ttl)
 	grace := graceOf(ttl)
 	untilExpiry := func(r endReason) endReason {
-		if !sleep(ctx, time.Until(expires)-grace) {
+		if !remote.Sleep(ctx, time.Until(expires)-grace) {
 			return endStopped
 		}
 		return r
@@ -105,7 +107,7 @@ func (b *Backend) renewUntilEnd(ctx context.Context, lt lifetime, what string, r
 		return endMaxTTL
 	}
 	for attempt := 0; ; {
-		if !sleep(ctx, wait) {
+		if !remote.Sleep(ctx, wait) {
 			return endStopped
 		}
 		newTTL, renewable, err := b.renew(ctx, lt)
@@ -126,7 +128,7 @@ func (b *Backend) renewUntilEnd(ctx context.Context, lt lifetime, what string, r
 			if left <= grace {
 				return endExpired
 			}
-			wait = min(max(backoff(attempt), e.wait), (left-grace)/2)
+			wait = min(max(remote.Requests.Delay(attempt), e.wait), (left-grace)/2)
 			attempt++
 			continue
 		}
@@ -178,7 +180,7 @@ func (b *Backend) renew(ctx context.Context, lt lifetime) (time.Duration, bool, 
 		}
 		return time.Duration(s.Auth.LeaseDuration) * time.Second, s.Auth.Renewable, nil
 	}
-	s, err := b.client.write(ctx, "sys/leases/renew", map[string]any{"lease_id": lt.leaseID, "increment": lt.increment}, b.client.currentToken())
+	s, err := b.client.write(ctx, "sys/leases/renew", map[string]any{"lease_id": lt.leaseID, "increment": lt.increment}, b.token())
 	if err != nil {
 		return 0, false, err
 	}

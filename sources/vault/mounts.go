@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // mountKind is what a secret's mount holds, as far as reading goes.
@@ -36,7 +38,7 @@ type mountInfo struct {
 // preflight; preflights run one at a time so that the references of one
 // mount read at start-up cost one.
 type mountCache struct {
-	sem   chan struct{}
+	gate  *remote.Gate
 	once  sync.Once
 	mu    sync.Mutex
 	known map[string]mountInfo
@@ -62,24 +64,22 @@ func (c *mountCache) lookup(p string) (mountInfo, bool) {
 func (b *Backend) mount(ctx context.Context, logical string) (mountInfo, error) {
 	c := &b.mounts
 	c.once.Do(func() {
-		c.sem = make(chan struct{}, 1)
+		c.gate = remote.NewGate()
 		c.known = map[string]mountInfo{}
 	})
 	if m, ok := c.lookup(logical); ok {
 		return m, nil
 	}
-	select {
-	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return mountInfo{}, ctx.Err()
+	if err := c.gate.Enter(ctx, "the mount lookup"); err != nil {
+		return mountInfo{}, err
 	}
-	defer func() { <-c.sem }()
+	defer c.gate.Leave()
 	if m, ok := c.lookup(logical); ok {
 		return m, nil
 	}
 	apiPath := "sys/internal/ui/mounts/" + logical
 	s, err := b.call(ctx, "find the mount of", logical, true, func(ctx context.Context) (*response, error) {
-		return b.client.read(ctx, apiPath, nil)
+		return b.client.read(ctx, apiPath, nil, b.token())
 	})
 	if err != nil {
 		return mountInfo{}, err

@@ -29,13 +29,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hushinit/hush/sources"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // Name is the backend name in references.
@@ -90,7 +91,7 @@ func New(cfg Config) *Backend {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Backend{cfg: cfg, log: log, ctx: ctx, cancel: cancel, groups: map[sources.GroupKey]*group{}}
 	b.set, b.setErr = readSettings(cfg.Getenv)
-	b.auth.sem = make(chan struct{}, 1)
+	b.auth.gate = remote.NewGate()
 	b.auth.changed = make(chan struct{})
 	return b
 }
@@ -148,7 +149,7 @@ func (b *Backend) Read(ctx context.Context, path string, query url.Values) (sour
 		return sources.Secret{}, fmt.Errorf("?version= needs a KV v2 secret, and %s is a %s mount", m.path, m.kind)
 	}
 	s, err := b.call(ctx, "read", g.apiPath, true, func(ctx context.Context) (*response, error) {
-		return b.client.read(ctx, g.apiPath, params)
+		return b.client.read(ctx, g.apiPath, params, b.token())
 	})
 	if err != nil {
 		return sources.Secret{}, err
@@ -300,70 +301,63 @@ func (b *Backend) start(ctx context.Context) error {
 // per-request timeout (HUSH_VAULT_REQUEST_TIMEOUT, else VAULT_CLIENT_TIMEOUT,
 // else 10s).
 func (b *Backend) newClient() (*client, error) {
-	e, err := readClientEnv(b.cfg.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("Vault client settings: %w", err)
-	}
-	timeout := b.set.requestTimeout
-	if !b.set.requestTimeoutSet && e.clientTimeout > 0 {
-		timeout = e.clientTimeout
-	}
-	c, err := newClient(e, timeout)
-	if err != nil {
-		return nil, fmt.Errorf("Vault client settings: %w", err)
-	}
-	return c, nil
+	return newClient(b.cfg.Getenv, b.set.requestTimeout, b.set.requestTimeoutSet)
 }
 
 // call runs one Vault request. A 403 first checks that hush's token is
 // still good (and logs in again if it is not), once. Transient failures
-// (network, 5xx except 501, 429, 412) are retried with backoff: until ctx's
-// deadline when persist is set (start-up and rotation reads), at most
-// VAULT_MAX_RETRIES times (default 2) otherwise. They are logged once per
-// outage, not once per attempt.
+// (network, 5xx except 501, 429, 412) are retried with remote's back-off:
+// until ctx's deadline when persist is set (start-up and rotation reads),
+// at most VAULT_MAX_RETRIES times (default 2) otherwise. They are logged
+// once per outage, not once per attempt.
 func (b *Backend) call(ctx context.Context, op, path string, persist bool, f func(context.Context) (*response, error)) (*response, error) {
 	reauthed := false
-	var last *requestError // the last failure with a real cause
-	for attempt := 0; ; attempt++ {
-		gen := b.auth.generation()
-		s, err := f(ctx)
-		if err == nil {
-			b.down.recovered(b.log, b.address())
-			return s, nil
-		}
-		e := describe(op, path, err)
-		if ctx.Err() != nil && last != nil {
-			e = last // "no answer before the deadline" says less than the cause
-		}
-		if e.status == 403 && !reauthed && op != "log in" && b.set.method.canLogin() {
-			reauthed = true
-			if b.refreshToken(ctx, gen) {
-				attempt--
-				continue
-			}
-		}
-		if (e.status == 403 || e.cause == "no Vault token") && b.set.method == authNone {
-			return nil, fmt.Errorf("%w: no Vault credentials configured (set VAULT_TOKEN, %s, %s+%s or %s)",
-				e, EnvTokenFile, EnvRoleID, EnvSecretIDFile, EnvK8sRole)
-		}
-		if !e.transient() || ctx.Err() != nil {
-			return nil, b.withAddress(e)
-		}
-		last = e
-		b.down.failed(b.log, b.address(), e, persist)
-		if !persist && attempt >= b.client.maxRetries {
-			return nil, b.withAddress(e)
-		}
-		wait := max(backoff(attempt), e.wait)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+100*time.Millisecond {
-			// Give up now, with the real cause, rather than at the
-			// deadline with only "context deadline exceeded".
-			return nil, fmt.Errorf("%w (gave up at the deadline after %d attempts)", b.withAddress(e), attempt+1)
-		}
-		if !sleep(ctx, wait) {
-			return nil, b.withAddress(e)
-		}
+	var (
+		out  *response
+		last *requestError // the last failure with a real cause
+	)
+	policy := remote.RetryPolicy{
+		Persist: persist,
+		Retries: b.client.maxRetries,
+		Backoff: remote.Requests,
+		Failed: func(int, error, time.Duration) {
+			b.down.failed(b.log, b.address(), last, persist)
+		},
 	}
+	err := remote.Retry(ctx, policy, func(ctx context.Context) remote.Attempt {
+		for {
+			gen := b.auth.generation()
+			s, err := f(ctx)
+			if err == nil {
+				b.down.recovered(b.log, b.address())
+				out = s
+				return remote.Attempt{}
+			}
+			e := describe(op, path, err)
+			if ctx.Err() != nil && last != nil {
+				e = last // "no answer before the deadline" says less than the cause
+			}
+			if e.status == 403 && !reauthed && op != "log in" && b.set.method.canLogin() {
+				reauthed = true
+				if b.refreshToken(ctx, gen) {
+					continue
+				}
+			}
+			if (e.status == 403 || e.cause == "no Vault token") && b.set.method == authNone {
+				return remote.Attempt{Err: fmt.Errorf("%w: no Vault credentials configured (set VAULT_TOKEN, %s, %s+%s or %s)",
+					e, EnvTokenFile, EnvRoleID, EnvSecretIDFile, EnvK8sRole)}
+			}
+			if !e.transient() || ctx.Err() != nil {
+				return remote.Attempt{Err: b.withAddress(e)}
+			}
+			last = e
+			return remote.Attempt{Err: b.withAddress(e), Retry: true, Wait: e.wait}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (b *Backend) address() string {
@@ -378,25 +372,6 @@ func (b *Backend) withAddress(e *requestError) error {
 		return fmt.Errorf("Vault at %s: %w", b.address(), e)
 	}
 	return e
-}
-
-// backoff is the wait before retry number attempt+1: 250ms doubling to 5s,
-// with up to 20% jitter.
-func backoff(attempt int) time.Duration {
-	d := 250 * time.Millisecond << min(attempt, 5)
-	d = min(d, 5*time.Second)
-	return d + time.Duration(rand.Int64N(int64(d/5)+1))
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // outage logs a Vault that cannot be reached once when it starts and once
@@ -453,7 +428,7 @@ func (b *Backend) Close(ctx context.Context) error {
 	}
 	var errs []error
 	revoked := 0
-	if tok := b.client.currentToken(); b.set.method.ownsToken() && tok != "" {
+	if tok := b.token(); b.set.method.ownsToken() && tok != "" {
 		// hush's own token: revoking it revokes every lease it took (those
 		// of earlier tokens died with them).
 		if _, err := b.client.write(ctx, "auth/token/revoke-self", nil, tok); err != nil {

@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,47 +227,63 @@ func TestRequestErrors(t *testing.T) {
 	}
 }
 
-func TestClientEnv(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	e, err := readClientEnv(env(map[string]string{
-		"VAULT_ADDR": "http://a:1", "VAULT_AGENT_ADDR": "http://agent:2", "VAULT_MAX_RETRIES": "99",
-		"VAULT_CLIENT_TIMEOUT": "7", "VAULT_RATE_LIMIT": "10:3", "VAULT_SKIP_VERIFY": "true",
-		"VAULT_HTTP_PROXY": "http://p1", "VAULT_PROXY_ADDR": "http://p2", "VAULT_NAMESPACE": "ns1",
-		"VAULT_HEADERS": `{"X-Trace":"abc"}`,
-	}))
+// The VAULT_* variables are vault/api's (ReadEnvironment); hush adds the
+// check that an address is set, caps VAULT_MAX_RETRIES, and reports a bad
+// setting without repeating more of it than needed.
+func TestClientSettings(t *testing.T) {
+	getenv := func(k string) string { return os.Getenv(k) }
+	t.Setenv("VAULT_ADDR", "")
+	t.Setenv("VAULT_AGENT_ADDR", "")
+	if _, err := newClient(getenv, time.Second, false); err == nil ||
+		!strings.Contains(err.Error(), "VAULT_ADDR") || !strings.Contains(err.Error(), "VAULT_AGENT_ADDR") {
+		t.Errorf("no address: %v", err)
+	}
+	t.Setenv("VAULT_ADDR", "http://a:1")
+	t.Setenv("VAULT_AGENT_ADDR", "http://agent:2")
+	t.Setenv("VAULT_MAX_RETRIES", "99")
+	c, err := newClient(getenv, time.Second, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.addr != "http://agent:2" || e.maxRetries != maxRetriesCap || e.clientTimeout != 7*time.Second ||
-		e.rate != 10 || e.burst != 3 || !e.skipVerify || e.proxy != "http://p2" || e.namespace != "ns1" || e.headers["X-Trace"] != "abc" {
-		t.Errorf("%+v", e)
+	if c.address() != "http://agent:2" || c.maxRetries != maxRetriesCap {
+		t.Errorf("address %s, retries %d", c.address(), c.maxRetries)
 	}
-	for _, bad := range []map[string]string{
-		{"VAULT_SKIP_VERIFY": "perhaps"},
-		{"VAULT_MAX_RETRIES": "-1"},
-		{"VAULT_CLIENT_TIMEOUT": "soon"},
-		{"VAULT_RATE_LIMIT": "fast"},
-		{"VAULT_HEADERS": `{"X-Vault-Token":"x"}`},
-		{"VAULT_HEADERS": `not json`},
-		{"VAULT_CLIENT_CERT": "/c"},
+	t.Setenv("VAULT_MAX_RETRIES", "")
+	for k, v := range map[string]string{
+		"VAULT_SKIP_VERIFY":    "perhaps",
+		"VAULT_MAX_RETRIES":    "-1",
+		"VAULT_CLIENT_TIMEOUT": "soon",
+		"VAULT_RATE_LIMIT":     "fast",
+		"VAULT_HEADERS":        `{"X-Vault-Token":"x"}`,
+		"VAULT_CLIENT_CERT":    "/nonexistent/c",
 	} {
-		if _, err := readClientEnv(env(bad)); err == nil {
-			t.Errorf("%v accepted", bad)
-		}
-	}
-	if _, err := newClient(clientEnv{addr: "ftp://x"}, time.Second); err == nil {
-		t.Error("ftp address accepted")
+		t.Run(k, func(t *testing.T) {
+			t.Setenv(k, v)
+			if k == "VAULT_CLIENT_CERT" {
+				t.Setenv("VAULT_CLIENT_KEY", "/nonexistent/k")
+			}
+			if _, err := newClient(getenv, time.Second, false); err == nil {
+				t.Errorf("%s=%s accepted", k, v)
+			} else if strings.Contains(err.Error(), "\n") {
+				t.Errorf("multi-line error: %q", err)
+			}
+		})
 	}
 }
 
 // The client's requests: the headers vault/api sends, the token only when
 // there is one, never a wrapping TTL (whatever VAULT_WRAP_TTL says), one
-// redirect followed, 404 as nothing.
+// redirect followed within the origin, 404 as nothing.
 func TestClientRequests(t *testing.T) {
-	var seen []*http.Request
+	var (
+		mu   sync.Mutex
+		seen []*http.Request
+	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/secret/data/app", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		seen = append(seen, r)
+		mu.Unlock()
 		w.Write([]byte(`{"data":{"data":{"k":"v"},"metadata":{"version":1}}}`))
 	})
 	mux.HandleFunc("/v1/moved", func(w http.ResponseWriter, r *http.Request) {
@@ -279,24 +297,29 @@ func TestClientRequests(t *testing.T) {
 		w.Header().Set("Retry-After", "2")
 		w.WriteHeader(429)
 	})
+	mux.HandleFunc("/v1/huge", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"data":{"k":"`))
+		w.Write([]byte(strings.Repeat("x", maxResponse)))
+		w.Write([]byte(`"}}`))
+	})
+	mux.HandleFunc("/v1/huge-error", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		w.Write([]byte(strings.Repeat("x", maxResponse+10)))
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	e, err := readClientEnv(func(k string) string {
-		return map[string]string{"VAULT_ADDR": srv.URL, "VAULT_NAMESPACE": "team", "VAULT_WRAP_TTL": "5m", "VAULT_HEADERS": `{"X-Trace":"1"}`}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
+	for k, v := range map[string]string{"VAULT_ADDR": srv.URL, "VAULT_NAMESPACE": "team", "VAULT_WRAP_TTL": "5m", "VAULT_HEADERS": `{"X-Trace":"1"}`, "VAULT_TOKEN": "from-env"} {
+		t.Setenv(k, v)
 	}
-	c, err := newClient(e, 5*time.Second)
+	c, err := newClient(os.Getenv, 5*time.Second, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if r, err := c.read(ctx, "secret/data/app", nil); err != nil || r.Data["data"].(map[string]any)["k"] != "v" {
+	if r, err := c.read(ctx, "secret/data/app", nil, ""); err != nil || r.Data["data"].(map[string]any)["k"] != "v" {
 		t.Fatalf("read: %v %v", r, err)
 	}
-	c.setToken("tok")
-	if _, err := c.read(ctx, "moved", nil); err != nil {
+	if _, err := c.read(ctx, "moved", nil, "tok"); err != nil {
 		t.Fatalf("redirect: %v", err)
 	}
 	if len(seen) != 2 {
@@ -308,18 +331,23 @@ func TestClientRequests(t *testing.T) {
 			t.Errorf("request %d headers: %v", i, h)
 		}
 	}
+	// VAULT_TOKEN is not sent behind the auth method's back.
 	if seen[0].Header.Get("X-Vault-Token") != "" || seen[1].Header.Get("X-Vault-Token") != "tok" {
 		t.Error("token headers")
 	}
-	if r, err := c.read(ctx, "missing", nil); r != nil || err != nil {
+	if r, err := c.read(ctx, "missing", nil, "tok"); r != nil || err != nil {
 		t.Errorf("404: %v %v", r, err)
 	}
-	_, err = c.read(ctx, "busy", nil)
+	_, err = c.read(ctx, "busy", nil, "tok")
 	if d := describe("read", "busy", err); d.status != 429 || d.wait != 2*time.Second || !d.transient() {
 		t.Errorf("429: %+v", d)
 	}
-	c.setToken("bad\ntoken")
-	if _, err := c.read(ctx, "secret/data/app", nil); err == nil {
+	for _, p := range []string{"huge", "huge-error"} {
+		if _, err := c.read(ctx, p, nil, "tok"); err == nil || !strings.Contains(err.Error(), "larger than the limit") {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if _, err := c.read(ctx, "secret/data/app", nil, "bad\ntoken"); err == nil {
 		t.Error("a token with a newline was sent")
 	}
 }
@@ -336,11 +364,12 @@ func TestClientUnixSocket(t *testing.T) {
 	})}
 	go srv.Serve(l)
 	defer srv.Close()
-	c, err := newClient(clientEnv{addr: "unix://" + sock}, time.Second)
+	t.Setenv("VAULT_ADDR", "unix://"+sock)
+	c, err := newClient(os.Getenv, time.Second, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.read(context.Background(), "kv/x", nil)
+	r, err := c.read(context.Background(), "kv/x", nil, "")
 	if err != nil || r.Data["path"] != "/v1/kv/x" {
 		t.Errorf("%v %v", r, err)
 	}

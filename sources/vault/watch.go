@@ -98,7 +98,7 @@ func (b *Backend) poll(ctx context.Context, key sources.GroupKey, g group) {
 func (b *Backend) changed(ctx context.Context, key sources.GroupKey, g group) (bool, error) {
 	if g.kind != kindKV2 {
 		s, err := b.call(ctx, "poll", g.apiPath, false, func(ctx context.Context) (*response, error) {
-			return b.client.read(ctx, g.apiPath, nil)
+			return b.client.read(ctx, g.apiPath, nil, b.token())
 		})
 		if err != nil {
 			return false, err
@@ -115,7 +115,7 @@ func (b *Backend) changed(ctx context.Context, key sources.GroupKey, g group) (b
 	if !g.metaDenied {
 		p := kvPath(g.mount, g.logical, "metadata")
 		s, err := b.call(ctx, "poll", p, false, func(ctx context.Context) (*response, error) {
-			return b.client.read(ctx, p, nil)
+			return b.client.read(ctx, p, nil, b.token())
 		})
 		var re *requestError
 		switch {
@@ -133,7 +133,7 @@ func (b *Backend) changed(ctx context.Context, key sources.GroupKey, g group) (b
 		}
 	}
 	s, err := b.call(ctx, "poll", g.apiPath, false, func(ctx context.Context) (*response, error) {
-		return b.client.read(ctx, g.apiPath, nil)
+		return b.client.read(ctx, g.apiPath, nil, b.token())
 	})
 	if err != nil {
 		return false, err
