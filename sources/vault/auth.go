@@ -11,6 +11,10 @@ import (
 
 	"github.com/hushinit/hush/sources"
 
+	"github.com/hashicorp/vault/api"
+	"github.com/hashicorp/vault/api/auth/approle"
+	"github.com/hashicorp/vault/api/auth/kubernetes"
+
 	"github.com/hushinit/hush/sources/internal/remote"
 )
 
@@ -129,23 +133,42 @@ func (b *Backend) obtainToken(ctx context.Context, persist bool) (string, *lifet
 	return "", nil, nil
 }
 
-// loginOnce sends one login with the credentials as they are now: the
-// secret id file and the service account token are read again every time,
-// because both rotate (a new secret id delivered, a projected token
-// refreshed by the kubelet).
+// loginOnce sends one login with the credentials as they are now, through
+// vault/api's AppRole and Kubernetes auth methods, built afresh for each
+// login: the secret id file and the service account token are read again
+// every time (bounded, by hush), because both rotate (a new secret id
+// delivered, a projected token refreshed by the kubelet). The client
+// carries no token, so the login sends none.
 func (b *Backend) loginOnce(ctx context.Context) (*response, error) {
+	var method api.AuthMethod
+	mount := strings.Trim(b.set.approleMount, "/")
 	if b.set.method == authK8s {
 		jwt, err := remote.ReadCredential(b.set.k8sTokenPath, EnvK8sTokenPath)
 		if err != nil {
 			return nil, err
 		}
-		return b.client.write(ctx, b.loginPath(), map[string]any{"role": b.set.k8sRole, "jwt": jwt}, "")
+		k, err := kubernetes.NewKubernetesAuth(b.set.k8sRole, kubernetes.WithServiceAccountToken(jwt),
+			kubernetes.WithMountPath(strings.Trim(b.set.k8sMount, "/")))
+		if err != nil {
+			return nil, fmt.Errorf("Kubernetes auth: %w", err)
+		}
+		method = k
+	} else {
+		secretID, err := b.secretID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a, err := approle.NewAppRoleAuth(b.set.roleID, &approle.SecretID{FromString: secretID}, approle.WithMountPath(mount))
+		if err != nil {
+			return nil, fmt.Errorf("AppRole auth: %w", err)
+		}
+		method = a
 	}
-	secretID, err := b.secretID(ctx)
-	if err != nil {
+	s, err := method.Login(ctx, b.client.api)
+	if err != nil || s == nil || s.Auth == nil {
 		return nil, err
 	}
-	return b.client.write(ctx, b.loginPath(), map[string]any{"role_id": b.set.roleID, "secret_id": secretID}, "")
+	return &response{Auth: &authInfo{ClientToken: s.Auth.ClientToken, LeaseDuration: s.Auth.LeaseDuration, Renewable: s.Auth.Renewable}}, nil
 }
 
 func (b *Backend) loginPath() string {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/vault/api"
+
 	"github.com/hushinit/hush/sources/internal/remote"
 )
 
@@ -75,6 +77,13 @@ func describe(op, path string, err error) *requestError {
 		e.status = se.status
 		e.cause = statusMeaning(se.status, se.errors)
 		e.wait = se.retryAfter
+		e.err = nil
+		return e
+	}
+	var ae *api.ResponseError // from vault/api's own calls (the auth methods' logins)
+	if errors.As(err, &ae) {
+		e.status = ae.StatusCode
+		e.cause = statusMeaning(ae.StatusCode, ae.Errors)
 		e.err = nil
 		return e
 	}
