@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -47,12 +46,8 @@ const (
 	// with one (always, in hush) they go on until the deadline. A poll
 	// makes one attempt and its loop backs off instead.
 	readAttempts = 5
-	backoffBase  = 250 * time.Millisecond
-	backoffCap   = 5 * time.Second
 	// maxRedirects is what resty (the SDK's client) follows.
 	maxRedirects = 10
-	// maxMessage bounds how much of a server's error message hush repeats.
-	maxMessage = 200
 )
 
 var errNotModified = errors.New("not modified")
@@ -215,12 +210,12 @@ func (c *client) send(ctx context.Context, r request, decode decodeFunc) error {
 	if resp.StatusCode == http.StatusNotModified && r.ifNoneMatch != "" {
 		return errNotModified
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	raw, err := remote.ReadBody(resp.Body, maxResponse)
+	if errors.Is(err, remote.ErrTooLarge) {
+		return errTooLarge
+	}
 	if err != nil {
 		return err
-	}
-	if len(raw) > maxResponse {
-		return errTooLarge
 	}
 	switch s := resp.StatusCode; {
 	case s >= 400:
@@ -272,8 +267,8 @@ func parseAPIError(status int, raw []byte) *apiError {
 // failure. secrets are credentials the server might echo back: they are
 // removed from any message.
 func (c *client) once(ctx context.Context, op string, r request, secrets []string, decode decodeFunc) error {
-	if strings.ContainsFunc(r.bearer, func(ch rune) bool { return ch < 0x21 || ch == 0x7f }) {
-		return &callError{op: op, msg: "the access token contains whitespace or control characters"}
+	if err := remote.CheckToken("the access token", r.bearer); err != nil {
+		return &callError{op: op, msg: err.Error()}
 	}
 	callCtx, cancel := context.WithTimeout(ctx, c.s.timeout)
 	defer cancel()
@@ -299,11 +294,11 @@ func (c *client) once(ctx context.Context, op string, r request, secrets []strin
 	switch {
 	case errors.As(err, &ae):
 		ce.status = ae.status
-		ce.msg = cleanMessage(ae.msg, secrets)
-		ce.reqID = cleanMessage(ae.reqID, secrets)
+		ce.msg = remote.Quote(ae.msg, secrets)
+		ce.reqID = remote.Quote(ae.reqID, secrets)
 		ce.retry = ae.status >= 500
 	case errors.As(err, &nj):
-		ce.msg = fmt.Sprintf("the answer is not JSON (Content-Type %q): a proxy in the way, or the wrong INFISICAL_DOMAIN?", cleanMessage(nj.contentType, nil))
+		ce.msg = fmt.Sprintf("the answer is not JSON (Content-Type %q): a proxy in the way, or the wrong INFISICAL_DOMAIN?", remote.Quote(nj.contentType, nil))
 	case errors.As(err, &bs):
 		ce.status = bs.status
 		ce.msg = "not an answer Infisical gives (a proxy in the way, or the wrong INFISICAL_DOMAIN?)"
@@ -321,7 +316,7 @@ func (c *client) once(ctx context.Context, op string, r request, secrets []strin
 		ce.retry = true
 	default:
 		// The network, TLS, or an answer cut short.
-		ce.msg = cleanMessage(err.Error(), secrets)
+		ce.msg = remote.Quote(err.Error(), secrets)
 		ce.retry = !isCertError(err)
 	}
 	c.log.Debug("infisical request failed", "op", op, "status", ce.status, "duration", time.Since(start).Round(time.Millisecond), "retry", ce.retry)
@@ -341,69 +336,30 @@ func isCertError(err error) bool {
 		errors.As(err, &record) || errors.As(err, &verify)
 }
 
-// cleanMessage makes a server's text safe for one log line: no credential,
-// no control character, bounded length.
-func cleanMessage(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > maxMessage {
-		s = s[:maxMessage] + "..."
-	}
-	return s
-}
-
-// retry runs call again while it fails with a retryable error, waiting a
-// capped, jittered exponential backoff in between: until the next wait
-// would pass ctx's deadline (the start-up deadline, or the rotation
-// controller's), or for attempts in all when ctx has none. attempts <= 1
-// (a poll) means one call. Giving up before the deadline keeps the cause in
-// the error instead of a bare "deadline exceeded".
+// retry runs call again while it fails with a retryable error, with the
+// toolkit's back-off in between: until ctx's deadline (the start-up
+// deadline, or the rotation controller's) when it has one, else for
+// attempts in all. attempts <= 1 (a poll, a background renewal) means one
+// call: their loops back off instead.
 func (c *client) retry(ctx context.Context, attempts int, call func() error) error {
-	for attempt := 1; ; attempt++ {
+	_, hasDeadline := ctx.Deadline()
+	p := remote.RetryPolicy{
+		Persist: hasDeadline && attempts > 1,
+		Retries: attempts - 1,
+		Backoff: remote.Requests,
+		Failed: func(attempt int, err error, wait time.Duration) {
+			if attempt == 0 {
+				c.log.Warn("Infisical request failed; retrying", "err", err.Error())
+			} else {
+				c.log.Debug("Infisical request failed; retrying", "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond))
+			}
+		},
+	}
+	return remote.Retry(ctx, p, func(context.Context) remote.Attempt {
 		err := call()
 		var ce *callError
-		if err == nil || !errors.As(err, &ce) || !ce.retry || attempts <= 1 {
-			return err
-		}
-		wait := backoff(attempt)
-		if deadline, ok := ctx.Deadline(); ok {
-			if time.Until(deadline) < wait {
-				return fmt.Errorf("%w (gave up at the deadline after %d attempts)", err, attempt)
-			}
-		} else if attempt >= attempts {
-			return err
-		}
-		if attempt == 1 {
-			c.log.Warn("Infisical request failed; retrying", "err", err.Error())
-		} else {
-			c.log.Debug("Infisical request failed; retrying", "op", ce.op, "attempt", attempt, "retry_in", wait)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (gave up at the deadline after %d attempts)", err, attempt)
-		case <-t.C:
-		}
-	}
-}
-
-// backoff is 250ms, 500ms, 1s, ... capped at 5s, each ±20%.
-func backoff(attempt int) time.Duration {
-	d := backoffBase << (attempt - 1)
-	if d > backoffCap || d <= 0 {
-		d = backoffCap
-	}
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+		return remote.Attempt{Err: err, Retry: errors.As(err, &ce) && ce.retry}
+	})
 }
 
 // authed runs an authenticated call: with a valid token (logging in or
@@ -686,7 +642,7 @@ func (c *client) login(ctx context.Context, attempts int) (*token, error) {
 		r.path = "/v1/auth/universal-auth/login"
 		r.body = universalLoginBody{ClientID: id, ClientSecret: secret, OrganizationSlug: a.org}
 	case methodKubernetes:
-		b, err := readLimited(a.jwt, maxCredentialFile)
+		b, err := remote.ReadLimited(a.jwt, remote.MaxCredentialFile)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) && a.jwtVar == "" {
 				return nil, fmt.Errorf("Kubernetes auth: no service account token at %s (set %s)", a.jwt, envK8sTokenPth)

@@ -3,11 +3,11 @@ package infisical
 import (
 	"crypto/x509"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // Environment variables, named as the Infisical CLI names them. hush reads
@@ -38,7 +38,6 @@ const (
 	defaultSite          = "https://app.infisical.com"
 	defaultK8sTokenPath  = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 	defaultTimeout       = 10 * time.Second
-	maxCredentialFile    = 64 << 10 // a JWT, a client secret or a token file
 	maxCACertFile        = 1 << 20
 	fileSuffix           = "_FILE"
 	methodToken          = "token"
@@ -64,7 +63,7 @@ func loadSettings(getenv func(string) string) (*settings, error) {
 	}
 	s.base = base
 	if name := strings.TrimSpace(getenv(envCACert)); name != "" {
-		pem, err := readLimited(name, maxCACertFile)
+		pem, err := remote.ReadLimited(name, maxCACertFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", envCACert, err)
 		}
@@ -160,7 +159,7 @@ func (c credVar) value(getenv func(string) string) (string, error) {
 	if !c.isFile {
 		return strings.TrimSpace(v), nil
 	}
-	b, err := readLimited(v, maxCredentialFile)
+	b, err := remote.ReadLimited(v, remote.MaxCredentialFile)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", c.name, err)
 	}
@@ -285,23 +284,6 @@ func (a authConfig) usedVars() []string {
 // renewable reports whether the method can log in again by itself (a plain
 // access token cannot).
 func (a authConfig) renewable() bool { return a.method != methodToken }
-
-// readLimited reads at most limit bytes of a file; a larger one is an error.
-func readLimited(name string, limit int64) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, limit)
-	}
-	return b, nil
-}
 
 // pollInterval is HUSH_INFISICAL_POLL_INTERVAL when set, else def (hush's
 // --poll-interval).

@@ -1,6 +1,7 @@
 package infisical
 
 import (
+	"github.com/hushinit/hush/sources/internal/remote"
 	"os"
 	"path/filepath"
 	"slices"
@@ -182,31 +183,21 @@ func TestTokenLifetime(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
+// Failed polls back off with the toolkit's rule (remote.PollDelay), with
+// jitter from the poller's random source.
+func TestPollBackoff(t *testing.T) {
 	t.Parallel()
-	for attempt := 1; attempt < 70; attempt++ {
-		d := backoff(attempt)
-		if d <= 0 || d > backoffCap*12/10 {
-			t.Errorf("attempt %d: %v", attempt, d)
-		}
-	}
-	p := &poller{interval: time.Second}
+	mid := func() float64 { return 0.5 }
+	p := &poller{interval: time.Second, rand: mid}
 	if p.delay(0) != time.Second || p.delay(1) != 2*time.Second || p.delay(50) != 10*time.Second {
 		t.Errorf("poll backoff: %v %v %v", p.delay(0), p.delay(1), p.delay(50))
 	}
-	p = &poller{interval: time.Minute}
-	if p.delay(50) != maxPollBackoff {
+	p = &poller{interval: time.Minute, rand: mid}
+	if p.delay(50) != remote.MaxPollBackoff {
 		t.Errorf("poll backoff cap: %v", p.delay(50))
 	}
-}
-
-func TestCleanMessage(t *testing.T) {
-	t.Parallel()
-	got := cleanMessage("bad secret hunter2\nline two", []string{"hunter2", ""})
-	if strings.Contains(got, "hunter2") || strings.Contains(got, "\n") {
-		t.Errorf("%q", got)
-	}
-	if long := cleanMessage(strings.Repeat("x", 1000), nil); len(long) > maxMessage+3 {
-		t.Errorf("length %d", len(long))
+	p = &poller{interval: time.Minute, rand: func() float64 { return 0 }}
+	if p.delay(0) != 54*time.Second {
+		t.Errorf("poll jitter: %v", p.delay(0))
 	}
 }

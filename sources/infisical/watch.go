@@ -8,10 +8,9 @@ import (
 	"time"
 
 	"github.com/hushinit/hush/sources"
-)
 
-// maxPollBackoff caps how long a failing poll waits before the next one.
-const maxPollBackoff = 5 * time.Minute
+	"github.com/hushinit/hush/sources/internal/remote"
+)
 
 // watched is one group of a folder: the group to notify and the key it
 // reads.
@@ -91,6 +90,7 @@ type poller struct {
 	folders  map[folder][]watched
 	order    []folder
 	notify   func(sources.GroupKey)
+	rand     func() float64 // jitter; nil: math/rand
 	// seen is what the last poll found per folder. It is the poller's own:
 	// a read that refreshes a listing must not move it, or a change that
 	// read saw would never be notified for the folder's other groups.
@@ -99,7 +99,7 @@ type poller struct {
 
 func (p *poller) loop(ctx context.Context) {
 	failures := 0
-	t := time.NewTimer(p.interval)
+	t := time.NewTimer(p.delay(0))
 	defer t.Stop()
 	for {
 		select {
@@ -119,14 +119,11 @@ func (p *poller) loop(ctx context.Context) {
 	}
 }
 
-// delay is the wait before the next poll after failures failed ones.
+// delay is the wait before the next poll after failures failed ones: the
+// toolkit's, the same as Vault's (jittered; doubled per failure, up to ten
+// intervals and at most five minutes).
 func (p *poller) delay(failures int) time.Duration {
-	d := p.interval
-	limit := max(min(10*p.interval, maxPollBackoff), p.interval)
-	for i := 0; i < failures && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
+	return remote.PollDelay(p.interval, failures, p.rand)
 }
 
 // pollAll polls every folder, one after the other, and reports whether all
