@@ -197,7 +197,7 @@ func (b *Backend) secretID(ctx context.Context) (string, error) {
 	}
 	var id string
 	if s != nil {
-		id, _ = s.Data["secret_id"].(string)
+		id, _ = s.Data.fields()["secret_id"].(string)
 	}
 	if id == "" {
 		return "", errors.New("unwrap the secret id: the wrapped response holds no secret_id")
@@ -298,13 +298,14 @@ func (b *Backend) lookupSelf(ctx context.Context, tok string) *lifetime {
 	for attempt := 0; ; attempt++ {
 		s, err := b.client.read(ctx, "auth/token/lookup-self", nil, tok)
 		if err == nil && s != nil {
-			ttl := number(s.Data["ttl"])
+			data := s.Data.fields()
+			ttl := number(data["ttl"])
 			if ttl <= 0 {
 				return nil
 			}
-			renewable, _ := s.Data["renewable"].(bool)
+			renewable, _ := data["renewable"].(bool)
 			return &lifetime{token: tok, ttl: time.Duration(ttl) * time.Second, renewable: renewable,
-				increment: int(number(s.Data["creation_ttl"]))}
+				increment: int(number(data["creation_ttl"]))}
 		}
 		if err == nil {
 			return nil

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,13 +110,15 @@ func (t boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func (c *client) address() string { return c.addr }
 
-// response is Vault's answer envelope.
+// response is Vault's answer envelope. Data is left as it came, a slice
+// of the answer: a secret's document is cut out of it rather than decoded
+// into maps and encoded again, so that a big secret is held about once.
 type response struct {
-	LeaseID       string         `json:"lease_id"`
-	LeaseDuration int            `json:"lease_duration"`
-	Renewable     bool           `json:"renewable"`
-	Data          map[string]any `json:"data"`
-	Auth          *authInfo      `json:"auth"`
+	LeaseID       string    `json:"lease_id"`
+	LeaseDuration int       `json:"lease_duration"`
+	Renewable     bool      `json:"renewable"`
+	Data          rawJSON   `json:"data"`
+	Auth          *authInfo `json:"auth"`
 }
 
 type authInfo struct {
@@ -124,18 +127,49 @@ type authInfo struct {
 	Renewable     bool   `json:"renewable"`
 }
 
+// rawJSON is a JSON value kept as the bytes of the answer it is part of,
+// without a copy: the answer is hush's own buffer, decoded with
+// json.Unmarshal (never a Decoder, which reuses its buffer), and nothing
+// else holds it.
+type rawJSON []byte
+
+func (r *rawJSON) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*r = nil
+		return nil
+	}
+	*r = b
+	return nil
+}
+
+// fields decodes a small object (a mount, a token lookup, an unwrapped
+// secret id), numbers as written; nil when it is not an object.
+func (r rawJSON) fields() map[string]any {
+	if len(r) == 0 {
+		return nil
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(r))
+	dec.UseNumber()
+	if dec.Decode(&m) != nil {
+		return nil
+	}
+	return m
+}
+
+// empty reports whether the value is absent, null or an empty object.
+func (r rawJSON) empty() bool {
+	t := bytes.TrimSpace(r)
+	return len(t) == 0 || string(t) == "null" || (len(t) >= 2 && t[0] == '{' && len(bytes.TrimSpace(t[1:len(t)-1])) == 0)
+}
+
 // read is a GET with token. A 404 is (nil, nil), as with vault/api's
 // Logical().Read, unless the answer still carries data (a deleted KV v2
 // version comes with its metadata).
 func (c *client) read(ctx context.Context, path string, query url.Values, token string) (*response, error) {
-	var r *response
-	status, err := c.send(ctx, http.MethodGet, path, query, nil, token, func(body io.Reader) error {
-		var err error
-		r, err = decodeResponse(body)
-		return err
-	})
+	r, status, err := c.send(ctx, http.MethodGet, path, query, nil, token)
 	if status == http.StatusNotFound {
-		if r != nil && len(r.Data) > 0 {
+		if r != nil && !r.Data.empty() {
 			return r, nil
 		}
 		return nil, nil
@@ -148,22 +182,17 @@ func (c *client) read(ctx context.Context, path string, query url.Values, token 
 
 // write is a PUT with a JSON body and the given token ("" for none).
 func (c *client) write(ctx context.Context, path string, body any, token string) (*response, error) {
-	var r *response
-	_, err := c.send(ctx, http.MethodPut, path, nil, body, token, func(b io.Reader) error {
-		var err error
-		r, err = decodeResponse(b)
-		return err
-	})
+	r, _, err := c.send(ctx, http.MethodPut, path, nil, body, token)
 	return r, err
 }
 
-// send makes one request through vault/api and hands the answer's body to
-// decode: for a 2xx answer, and for a 404 (whose body may still hold
-// data). Any other status of 300 or more is a *statusError with Vault's
-// messages kept for statusMeaning, never for printing.
-func (c *client) send(ctx context.Context, method, path string, query url.Values, body any, token string, decode func(io.Reader) error) (int, error) {
+// send makes one request through vault/api and decodes the answer: a 2xx
+// one, and a 404 (whose body may still hold data). Any other status of 300
+// or more is a *statusError with Vault's messages kept for statusMeaning,
+// never for printing.
+func (c *client) send(ctx context.Context, method, path string, query url.Values, body any, token string) (*response, int, error) {
 	if err := remote.CheckToken("the Vault token", token); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	r := c.api.NewRequest(method, "/v1/"+path)
 	r.ClientToken = token
@@ -173,12 +202,12 @@ func (c *client) send(ctx context.Context, method, path string, query url.Values
 	}
 	if body != nil {
 		if err := r.SetJSONBody(body); err != nil {
-			return 0, fmt.Errorf("encoding the request: %w", err)
+			return nil, 0, fmt.Errorf("encoding the request: %w", err)
 		}
 	}
-	// The raw call, not Logical(): hush decodes the body itself, bounded,
-	// streaming, with a token of its choosing per request (none for a
-	// login, the wrapping token to unwrap).
+	// The raw call, not Logical(): hush reads the body itself, bounded and
+	// once, with a token of its choosing per request (none for a login,
+	// the wrapping token to unwrap).
 	resp, err := c.api.RawRequestWithContext(ctx, r) //nolint:staticcheck // see above
 	if resp != nil && resp.Body != nil {
 		defer resp.Body.Close()
@@ -190,38 +219,42 @@ func (c *client) send(ctx context.Context, method, path string, query url.Values
 	var re *api.ResponseError
 	switch {
 	case errors.As(err, &re):
-		if status == http.StatusNotFound && decode != nil {
-			_ = decode(resp.Body) // vault/api kept the body for us
+		var out *response
+		if status == http.StatusNotFound {
+			out, _ = decodeResponse(resp) // vault/api kept the body for us
 		}
-		return status, &statusError{status: re.StatusCode, errors: re.Errors, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+		return out, status, &statusError{status: re.StatusCode, errors: re.Errors, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	case err != nil:
-		return status, err
+		return nil, status, err
 	case status >= 300:
 		// A redirect hush did not follow (VAULT_DISABLE_REDIRECTS).
-		return status, &statusError{status: status}
+		return nil, status, &statusError{status: status}
 	}
-	if decode != nil && status != http.StatusNoContent {
-		if err := decode(resp.Body); err != nil {
-			if errors.Is(err, remote.ErrTooLarge) {
-				return status, fmt.Errorf("Vault's answer is %w of %d bytes", remote.ErrTooLarge, maxResponse)
-			}
-			return status, errors.New("Vault's answer is not JSON")
-		}
+	out, err := decodeResponse(resp)
+	if err != nil {
+		return nil, status, err
 	}
-	return status, nil
+	return out, status, nil
 }
 
-// decodeResponse decodes an envelope as it streams in (numbers kept as
-// written); an empty body is no response.
-func decodeResponse(body io.Reader) (*response, error) {
-	dec := json.NewDecoder(body)
-	dec.UseNumber()
-	r := &response{}
-	if err := dec.Decode(r); err != nil {
-		if err == io.EOF {
-			return nil, nil
+// decodeResponse reads an answer into one buffer of its announced size
+// and decodes the envelope in place; an empty body is no response.
+func decodeResponse(resp *api.Response) (*response, error) {
+	hint := int(min(max(resp.ContentLength, 0), maxResponse))
+	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		if errors.Is(err, remote.ErrTooLarge) {
+			return nil, fmt.Errorf("Vault's answer is %w of %d bytes", remote.ErrTooLarge, maxResponse)
 		}
 		return nil, err
+	}
+	raw := buf.Bytes()
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, nil
+	}
+	r := &response{}
+	if err := json.Unmarshal(raw, r); err != nil {
+		return nil, errors.New("Vault's answer is not JSON")
 	}
 	return r, nil
 }

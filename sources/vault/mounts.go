@@ -106,10 +106,14 @@ func (b *Backend) mount(ctx context.Context, logical string) (mountInfo, error) 
 // parseMount reads a preflight answer: data.path ("secret/"), data.type
 // ("kv") and data.options.version ("2").
 func parseMount(s *response) (mountInfo, error) {
-	if s == nil || s.Data == nil {
+	var data map[string]any
+	if s != nil {
+		data = s.Data.fields()
+	}
+	if data == nil {
 		return mountInfo{}, fmt.Errorf("no mount there")
 	}
-	p, _ := s.Data["path"].(string)
+	p, _ := data["path"].(string)
 	if p == "" {
 		return mountInfo{}, fmt.Errorf("no mount path in Vault's answer")
 	}
@@ -117,9 +121,9 @@ func parseMount(s *response) (mountInfo, error) {
 		p += "/"
 	}
 	m := mountInfo{path: p, kind: kindOther}
-	typ, _ := s.Data["type"].(string)
+	typ, _ := data["type"].(string)
 	version := ""
-	if opts, ok := s.Data["options"].(map[string]any); ok {
+	if opts, ok := data["options"].(map[string]any); ok {
 		version, _ = opts["version"].(string)
 	}
 	switch {

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,6 +163,7 @@ func (b *Backend) Read(ctx context.Context, path string, query url.Values) (sour
 	if err != nil {
 		return sources.Secret{}, fmt.Errorf("%s: %w", logical, err)
 	}
+	s.Data = nil // the answer's buffer: only the document is kept
 	g.marker = marker
 	g.digest = sha256.Sum256(doc)
 	key := sources.GroupKey{Backend: Name, Path: path, Query: query.Encode()}
@@ -169,8 +171,9 @@ func (b *Backend) Read(ctx context.Context, path string, query url.Values) (sour
 	return sources.NewSecret(doc), nil
 }
 
-// documentOf picks the secret's data out of a read's response.
-func documentOf(m mountInfo, logical string, version int, s *response) (map[string]any, string, error) {
+// documentOf picks the secret's data out of a read's response, as a slice
+// of the answer.
+func documentOf(m mountInfo, logical string, version int, s *response) (rawJSON, string, error) {
 	missing := func(format string, args ...any) error {
 		return sources.NotFound(fmt.Errorf(format, args...))
 	}
@@ -182,21 +185,24 @@ func documentOf(m mountInfo, logical string, version int, s *response) (map[stri
 		return nil, "", missing("no secret at %s%s", logical, hint)
 	}
 	if m.kind != kindKV2 {
-		if s.Data == nil {
-			return map[string]any{}, "", nil
-		}
 		return s.Data, "", nil
 	}
-	meta, _ := s.Data["metadata"].(map[string]any)
-	data, _ := s.Data["data"].(map[string]any)
-	if data == nil {
+	var kv struct {
+		Data     rawJSON `json:"data"`
+		Metadata rawJSON `json:"metadata"`
+	}
+	if len(s.Data) > 0 && json.Unmarshal(s.Data, &kv) != nil {
+		return nil, "", fmt.Errorf("%s: Vault's answer is not a KV v2 secret", logical)
+	}
+	if len(kv.Data) == 0 {
 		v := "the latest version"
 		if version > 0 {
 			v = fmt.Sprintf("version %d", version)
 		}
 		return nil, "", missing("%s of %s is deleted or destroyed", v, logical)
 	}
-	return data, markerOf(meta["version"], meta["created_time"]), nil
+	meta := kv.Metadata.fields()
+	return kv.Data, markerOf(meta["version"], meta["created_time"]), nil
 }
 
 // markerOf identifies a KV v2 version across a server's life: the number
@@ -211,19 +217,55 @@ func hasSegmentPrefix(logical, mount, seg string) bool {
 	return len(rel) > len(seg)+1 && rel[1:len(seg)+1] == seg && rel[len(seg)+1] == '/'
 }
 
-// encodeDoc renders a secret's data as compact JSON, keys sorted, without
-// HTML escaping (a value with "<" must come out as written).
-func encodeDoc(data map[string]any) ([]byte, error) {
-	if data == nil {
-		data = map[string]any{}
+// encodeDoc renders a secret's data as compact JSON without HTML escaping
+// (a value with "<" must come out as written), in one buffer the size of
+// the data. Vault sends its maps with sorted keys, so the document reads as
+// if hush had decoded and encoded it, at a fraction of the memory.
+func encodeDoc(data rawJSON) ([]byte, error) {
+	if len(data) == 0 {
+		return []byte("{}"), nil
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(data); err != nil {
-		return nil, errors.New("the secret's data cannot be encoded as JSON")
+	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
+		return nil, errors.New("the secret's data is not a JSON object")
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	buf := bytes.NewBuffer(make([]byte, 0, len(data)))
+	if err := json.Compact(buf, data); err != nil {
+		return nil, errors.New("the secret's data is not valid JSON")
+	}
+	return unescapeHTML(buf.Bytes()), nil
+}
+
+// unescapeHTML turns the escapes Go's encoder writes for <, > and & back
+// into the characters, in place. Only real escapes are touched: the
+// backslash of an escaped backslash ("\\u003c") is skipped with the
+// character it escapes.
+func unescapeHTML(b []byte) []byte {
+	out := b[:0]
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			out = append(out, b[i])
+			continue
+		}
+		if b[i+1] == 'u' && i+5 < len(b) {
+			switch strings.ToLower(string(b[i+2 : i+6])) {
+			case "003c":
+				out = append(out, '<')
+				i += 5
+				continue
+			case "003e":
+				out = append(out, '>')
+				i += 5
+				continue
+			case "0026":
+				out = append(out, '&')
+				i += 5
+				continue
+			}
+		}
+		out = append(out, b[i], b[i+1])
+		i++
+	}
+	return out
 }
 
 // record remembers what a read returned, for the watcher, and takes care of

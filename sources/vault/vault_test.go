@@ -98,52 +98,64 @@ func TestMountAndKVPaths(t *testing.T) {
 	}
 }
 
+// answer decodes a Vault answer as the client does.
+func answer(t *testing.T, body string) *response {
+	t.Helper()
+	r := &response{}
+	if err := json.Unmarshal([]byte(body), r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestParseMount(t *testing.T) {
 	for _, c := range []struct {
-		data map[string]any
+		data string
 		want mountInfo
 	}{
-		{map[string]any{"path": "secret/", "type": "kv", "options": map[string]any{"version": "2"}}, mountInfo{"secret/", kindKV2}},
-		{map[string]any{"path": "kv1/", "type": "kv", "options": map[string]any{"version": "1"}}, mountInfo{"kv1/", kindKV1}},
-		{map[string]any{"path": "old/", "type": "kv", "options": nil}, mountInfo{"old/", kindKV1}},
-		{map[string]any{"path": "database", "type": "database"}, mountInfo{"database/", kindOther}},
+		{`{"path":"secret/","type":"kv","options":{"version":"2"}}`, mountInfo{"secret/", kindKV2}},
+		{`{"path":"kv1/","type":"kv","options":{"version":"1"}}`, mountInfo{"kv1/", kindKV1}},
+		{`{"path":"old/","type":"kv","options":null}`, mountInfo{"old/", kindKV1}},
+		{`{"path":"database","type":"database"}`, mountInfo{"database/", kindOther}},
 	} {
-		got, err := parseMount(&response{Data: c.data})
+		got, err := parseMount(answer(t, `{"data":`+c.data+`}`))
 		if err != nil || got != c.want {
 			t.Errorf("parseMount(%v) = %v, %v; want %v", c.data, got, err, c.want)
 		}
 	}
-	if _, err := parseMount(&response{Data: map[string]any{"type": "kv"}}); err == nil {
+	if _, err := parseMount(answer(t, `{"data":{"type":"kv"}}`)); err == nil {
 		t.Error("no path: no error")
 	}
 }
 
+// The document is the secret's data as Vault sent it, compact, with the
+// characters Go's encoder escapes for HTML given back as written; the
+// marker is the version and its creation time.
 func TestDocumentOf(t *testing.T) {
 	kv2 := mountInfo{"secret/", kindKV2}
-	resp := &response{Data: map[string]any{
-		"data":     map[string]any{"password": "<p&w>", "port": json.Number("5432")},
-		"metadata": map[string]any{"version": json.Number("3"), "created_time": "2026-01-01T00:00:00Z"},
-	}}
+	resp := answer(t, `{"data":{"data":{"password":"\u003cp\u0026w\u003e \\u003c","port":5432, "nested":{"a":[1, 2]}},`+
+		`"metadata":{"version":3,"created_time":"2026-01-01T00:00:00Z"}}}`)
 	data, marker, err := documentOf(kv2, "secret/app", 0, resp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc, err := encodeDoc(data)
-	if err != nil || string(doc) != `{"password":"<p&w>","port":5432}` {
-		t.Errorf("doc %s, %v", doc, err)
+	if want := `{"password":"<p&w> \\u003c","port":5432,"nested":{"a":[1,2]}}`; err != nil || string(doc) != want {
+		t.Errorf("doc %s, %v; want %s", doc, err, want)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(doc, &v); err != nil || v["password"] != `<p&w> \u003c` {
+		t.Errorf("decoded %q, %v", v["password"], err)
 	}
 	if marker != "3@2026-01-01T00:00:00Z" {
 		t.Errorf("marker %q", marker)
 	}
-	meta := &response{Data: map[string]any{
-		"current_version": json.Number("3"),
-		"versions":        map[string]any{"3": map[string]any{"created_time": "2026-01-01T00:00:00Z"}},
-	}}
+	meta := answer(t, `{"data":{"current_version":3,"versions":{"3":{"created_time":"2026-01-01T00:00:00Z"}}}}`)
 	if m := metadataMarker(meta); m != marker {
 		t.Errorf("metadata marker %q, data marker %q", m, marker)
 	}
 	// A deleted version and a missing secret are "not found".
-	deleted := &response{Data: map[string]any{"data": nil, "metadata": map[string]any{"version": json.Number("4")}}}
+	deleted := answer(t, `{"data":{"data":null,"metadata":{"version":4}}}`)
 	if _, _, err := documentOf(kv2, "secret/app", 0, deleted); !errors.Is(err, sources.ErrNotFound) {
 		t.Errorf("deleted: %v", err)
 	}
@@ -152,9 +164,12 @@ func TestDocumentOf(t *testing.T) {
 		t.Errorf("missing: %v", err)
 	}
 	other := mountInfo{"database/", kindOther}
-	data, _, err = documentOf(other, "database/creds/app", 0, &response{Data: map[string]any{"username": "u"}})
-	if err != nil || data["username"] != "u" {
-		t.Errorf("logical: %v %v", data, err)
+	data, _, err = documentOf(other, "database/creds/app", 0, answer(t, `{"lease_id":"x","data":{"username":"u"}}`))
+	if doc, _ := encodeDoc(data); err != nil || string(doc) != `{"username":"u"}` {
+		t.Errorf("logical: %s %v", doc, err)
+	}
+	if doc, err := encodeDoc(nil); err != nil || string(doc) != "{}" {
+		t.Errorf("no data: %s %v", doc, err)
 	}
 }
 
@@ -316,7 +331,7 @@ func TestClientRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if r, err := c.read(ctx, "secret/data/app", nil, ""); err != nil || r.Data["data"].(map[string]any)["k"] != "v" {
+	if r, err := c.read(ctx, "secret/data/app", nil, ""); err != nil || r.Data.fields()["data"].(map[string]any)["k"] != "v" {
 		t.Fatalf("read: %v %v", r, err)
 	}
 	if _, err := c.read(ctx, "moved", nil, "tok"); err != nil {
@@ -370,7 +385,7 @@ func TestClientUnixSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err := c.read(context.Background(), "kv/x", nil, "")
-	if err != nil || r.Data["path"] != "/v1/kv/x" {
+	if err != nil || r.Data.fields()["path"] != "/v1/kv/x" {
 		t.Errorf("%v %v", r, err)
 	}
 }

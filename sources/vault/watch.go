@@ -141,19 +141,23 @@ func (b *Backend) changed(ctx context.Context, key sources.GroupKey, g group) (b
 	if s == nil {
 		return g.marker != "", nil
 	}
-	meta, _ := s.Data["metadata"].(map[string]any)
+	meta, _ := s.Data.fields()["metadata"].(map[string]any)
 	return markerOf(meta["version"], meta["created_time"]) != g.marker, nil
 }
 
 // metadataMarker is the marker of the current version from a KV v2 metadata
 // answer: current_version and that version's created_time.
 func metadataMarker(s *response) string {
-	if s == nil || s.Data == nil {
+	if s == nil {
 		return ""
 	}
-	cur := s.Data["current_version"]
+	data := s.Data.fields()
+	if data == nil {
+		return ""
+	}
+	cur := data["current_version"]
 	var created any
-	if versions, ok := s.Data["versions"].(map[string]any); ok {
+	if versions, ok := data["versions"].(map[string]any); ok {
 		if v, ok := versions[fmt.Sprint(cur)].(map[string]any); ok {
 			created = v["created_time"]
 		}
