@@ -419,9 +419,9 @@ func (f *fakeInfisical) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // sorted), every access token and credential written as a placeholder so
 // that two clients' requests compare equal.
 type wireRequest struct {
-	endpoint, method, path, query string
-	auth, ifNoneMatch, contentType  string
-	body                            string
+	endpoint, method, path, query  string
+	auth, ifNoneMatch, contentType string
+	body                           string
 }
 
 func (wr wireRequest) String() string {
