@@ -99,7 +99,9 @@ type poller struct {
 
 func (p *poller) loop(ctx context.Context) {
 	failures := 0
-	t := time.NewTimer(p.delay(0))
+	// The first poll comes at a random point of the first interval, every
+	// later one with the toolkit's jitter: a fleet does not poll in step.
+	t := time.NewTimer(remote.FirstPoll(p.interval, p.rand))
 	defer t.Stop()
 	for {
 		select {

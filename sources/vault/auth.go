@@ -117,7 +117,11 @@ func (b *Backend) obtainToken(ctx context.Context, persist bool) (string, *lifet
 		return tok, nil, err
 	case authAppRole, authK8s:
 		loginPath := b.loginPath()
-		s, err := b.call(ctx, "log in", loginPath, persist, b.loginOnce)
+		mode := fewTimes
+		if persist {
+			mode = untilDeadline
+		}
+		s, err := b.call(ctx, "log in", loginPath, mode, b.loginOnce)
 		if err != nil {
 			return "", nil, err
 		}

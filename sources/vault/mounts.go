@@ -78,7 +78,7 @@ func (b *Backend) mount(ctx context.Context, logical string) (mountInfo, error) 
 		return m, nil
 	}
 	apiPath := "sys/internal/ui/mounts/" + logical
-	s, err := b.call(ctx, "find the mount of", logical, true, func(ctx context.Context) (*response, error) {
+	s, err := b.call(ctx, "find the mount of", logical, untilDeadline, func(ctx context.Context) (*response, error) {
 		return b.client.read(ctx, apiPath, nil, b.token())
 	})
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -71,6 +72,9 @@ type Backend struct {
 	auth   authState
 	down   outage
 	mounts mountCache
+
+	// random is the jitter source (0 <= x < 1); tests inject their own.
+	random func() float64
 
 	mu     sync.Mutex
 	groups map[sources.GroupKey]*group
@@ -149,7 +153,7 @@ func (b *Backend) Read(ctx context.Context, path string, query url.Values) (sour
 	} else if version > 0 {
 		return sources.Secret{}, fmt.Errorf("?version= needs a KV v2 secret, and %s is a %s mount", m.path, m.kind)
 	}
-	s, err := b.call(ctx, "read", g.apiPath, true, func(ctx context.Context) (*response, error) {
+	s, err := b.call(ctx, "read", g.apiPath, untilDeadline, func(ctx context.Context) (*response, error) {
 		return b.client.read(ctx, g.apiPath, params, b.token())
 	})
 	if err != nil {
@@ -346,13 +350,25 @@ func (b *Backend) newClient() (*client, error) {
 	return newClient(b.cfg.Getenv, b.set.requestTimeout, b.set.requestTimeoutSet)
 }
 
+// retryMode says how hard call tries.
+type retryMode int
+
+const (
+	untilDeadline retryMode = iota // start-up and rotation reads: until ctx's deadline
+	fewTimes                       // background calls (a login after the max TTL): VAULT_MAX_RETRIES
+	once                           // polls: their loop backs off instead, so an outage is quiet
+)
+
 // call runs one Vault request. A 403 first checks that hush's token is
 // still good (and logs in again if it is not), once. Transient failures
-// (network, 5xx except 501, 429, 412) are retried with remote's back-off:
-// until ctx's deadline when persist is set (start-up and rotation reads),
-// at most VAULT_MAX_RETRIES times (default 2) otherwise. They are logged
-// once per outage, not once per attempt.
-func (b *Backend) call(ctx context.Context, op, path string, persist bool, f func(context.Context) (*response, error)) (*response, error) {
+// (network, 5xx except 501, 429, 412) are retried with remote's back-off
+// as mode says. They are logged once per outage, not once per attempt.
+func (b *Backend) call(ctx context.Context, op, path string, mode retryMode, f func(context.Context) (*response, error)) (*response, error) {
+	persist := mode == untilDeadline
+	retries := b.client.maxRetries
+	if mode == once {
+		retries = 0
+	}
 	reauthed := false
 	var (
 		out  *response
@@ -360,7 +376,7 @@ func (b *Backend) call(ctx context.Context, op, path string, persist bool, f fun
 	)
 	policy := remote.RetryPolicy{
 		Persist: persist,
-		Retries: b.client.maxRetries,
+		Retries: retries,
 		Backoff: remote.Requests,
 		Failed: func(int, error, time.Duration) {
 			b.down.failed(b.log, b.address(), last, persist)
@@ -393,6 +409,9 @@ func (b *Backend) call(ctx context.Context, op, path string, persist bool, f fun
 				return remote.Attempt{Err: b.withAddress(e)}
 			}
 			last = e
+			if mode == once {
+				b.down.failed(b.log, b.address(), e, false)
+			}
 			return remote.Attempt{Err: b.withAddress(e), Retry: true, Wait: e.wait}
 		}
 	})
@@ -400,6 +419,13 @@ func (b *Backend) call(ctx context.Context, op, path string, persist bool, f fun
 		return nil, err
 	}
 	return out, nil
+}
+
+func (b *Backend) rand() float64 {
+	if b.random != nil {
+		return b.random()
+	}
+	return rand.Float64()
 }
 
 func (b *Backend) address() string {

@@ -1,6 +1,9 @@
 package remote
 
-import "time"
+import (
+	"math/rand/v2"
+	"time"
+)
 
 // PollJitter spreads each poll and renewal by up to ±10% of its interval:
 // a fleet started together drifts apart instead of hitting the server in
@@ -22,6 +25,16 @@ func PollDelay(interval time.Duration, failures int, rnd func() float64) time.Du
 		d *= 2
 	}
 	return Spread(min(d, limit), PollJitter, rnd)
+}
+
+// FirstPoll is the wait before a watch's first poll: a random point of the
+// first interval, so that instances started together (a rollout, a node
+// reboot) do not poll in step forever after.
+func FirstPoll(interval time.Duration, rnd func() float64) time.Duration {
+	if rnd == nil {
+		rnd = rand.Float64
+	}
+	return time.Duration(rnd() * float64(interval))
 }
 
 // RenewAt is when a credential or lease of lifetime ttl, obtained at

@@ -199,6 +199,18 @@ func TestPollDelay(t *testing.T) {
 	}
 }
 
+func TestFirstPoll(t *testing.T) {
+	t.Parallel()
+	if got := FirstPoll(10*time.Second, func() float64 { return 0.25 }); got != 2500*time.Millisecond {
+		t.Errorf("FirstPoll = %s", got)
+	}
+	for range 100 {
+		if d := FirstPoll(time.Second, nil); d < 0 || d >= time.Second {
+			t.Fatalf("FirstPoll out of the interval: %s", d)
+		}
+	}
+}
+
 func TestRenewAt(t *testing.T) {
 	t.Parallel()
 	t0 := time.Unix(1000, 0)
