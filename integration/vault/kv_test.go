@@ -158,3 +158,22 @@ func TestNoCredentials(t *testing.T) {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 }
+
+// No VAULT_ADDR and no VAULT_AGENT_ADDR: vault/api would fall back to
+// https://127.0.0.1:8200, which in a container is nothing, and hush would
+// retry it until the start-up deadline. It fails at once instead (here
+// well before a 10-minute deadline), naming what to set.
+func TestNoVaultAddress(t *testing.T) {
+	t.Parallel()
+	env := append(baseEnv(), "VAULT_TOKEN=tok-"+randomHex(8), "X=ref+vault://secret/app#/password")
+	r := startHush(t, env, nil, "--startup-timeout", "10m", "--", "true")
+	r.expectExit(125)
+	for _, w := range []string{"X: ref+vault://secret/app#/password", "VAULT_ADDR", "VAULT_AGENT_ADDR"} {
+		if !strings.Contains(r.stderr.String(), w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr.String(), "retrying") {
+		t.Errorf("hush retried:\n%s", r.stderr)
+	}
+}
