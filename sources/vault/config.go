@@ -21,6 +21,10 @@ const (
 	EnvK8sMount       = "HUSH_VAULT_K8S_MOUNT"
 	EnvPollInterval   = "HUSH_VAULT_POLL_INTERVAL"
 	EnvRequestTimeout = "HUSH_VAULT_REQUEST_TIMEOUT"
+	// EnvKVMounts declares KV mounts and their version
+	// ("secret=2,legacy=1"), so that hush reads under them without asking
+	// Vault first (sys/internal/ui/mounts).
+	EnvKVMounts = "HUSH_VAULT_KV_MOUNTS"
 )
 
 // Defaults.
@@ -51,6 +55,7 @@ type settings struct {
 	secretIDWrap      bool
 	k8sRole           string
 	tokenFile         string
+	kvMounts          map[string]mountKind // "secret/" -> kindKV2
 }
 
 // authMethod is how hush obtains its Vault token, in order of precedence.
@@ -131,6 +136,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 	} else if d > 0 {
 		s.requestTimeout, s.requestTimeoutSet = d, true
 	}
+	if s.kvMounts, err = parseKVMounts(getenv(EnvKVMounts)); err != nil {
+		return s, err
+	}
 	if v := getenv(EnvSecretIDWrap); v != "" {
 		if s.secretIDWrap, err = parseBool(v); err != nil {
 			return s, fmt.Errorf("%s: %w", EnvSecretIDWrap, err)
@@ -150,6 +158,31 @@ func readSettings(getenv func(string) string) (settings, error) {
 		s.method = authK8s
 	}
 	return s, nil
+}
+
+// parseKVMounts reads HUSH_VAULT_KV_MOUNTS: MOUNT=VERSION pairs, comma
+// separated, VERSION 1 or 2.
+func parseKVMounts(v string) (map[string]mountKind, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	out := map[string]mountKind{}
+	for _, item := range strings.Split(v, ",") {
+		mount, version, ok := strings.Cut(strings.TrimSpace(item), "=")
+		mount = strings.Trim(strings.TrimSpace(mount), "/")
+		if !ok || mount == "" || strings.Contains(mount, "//") {
+			return nil, fmt.Errorf("%s: %q is not MOUNT=VERSION (for example secret=2)", EnvKVMounts, item)
+		}
+		switch strings.TrimSpace(version) {
+		case "1":
+			out[mount+"/"] = kindKV1
+		case "2":
+			out[mount+"/"] = kindKV2
+		default:
+			return nil, fmt.Errorf("%s: %s: the KV version is 1 or 2", EnvKVMounts, mount)
+		}
+	}
+	return out, nil
 }
 
 func duration(getenv func(string) string, name string) (time.Duration, error) {

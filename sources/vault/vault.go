@@ -159,6 +159,11 @@ func (b *Backend) Read(ctx context.Context, path string, query url.Values) (sour
 	if err != nil {
 		return sources.Secret{}, err
 	}
+	if s == nil && m.declared {
+		if err := b.verify(ctx, logical, m); err != nil {
+			return sources.Secret{}, err
+		}
+	}
 	data, marker, err := documentOf(m, logical, version, s)
 	if err != nil {
 		return sources.Secret{}, err

@@ -113,10 +113,10 @@ func TestParseMount(t *testing.T) {
 		data string
 		want mountInfo
 	}{
-		{`{"path":"secret/","type":"kv","options":{"version":"2"}}`, mountInfo{"secret/", kindKV2}},
-		{`{"path":"kv1/","type":"kv","options":{"version":"1"}}`, mountInfo{"kv1/", kindKV1}},
-		{`{"path":"old/","type":"kv","options":null}`, mountInfo{"old/", kindKV1}},
-		{`{"path":"database","type":"database"}`, mountInfo{"database/", kindOther}},
+		{`{"path":"secret/","type":"kv","options":{"version":"2"}}`, mountInfo{path: "secret/", kind: kindKV2}},
+		{`{"path":"kv1/","type":"kv","options":{"version":"1"}}`, mountInfo{path: "kv1/", kind: kindKV1}},
+		{`{"path":"old/","type":"kv","options":null}`, mountInfo{path: "old/", kind: kindKV1}},
+		{`{"path":"database","type":"database"}`, mountInfo{path: "database/", kind: kindOther}},
 	} {
 		got, err := parseMount(answer(t, `{"data":`+c.data+`}`))
 		if err != nil || got != c.want {
@@ -132,7 +132,7 @@ func TestParseMount(t *testing.T) {
 // characters Go's encoder escapes for HTML given back as written; the
 // marker is the version and its creation time.
 func TestDocumentOf(t *testing.T) {
-	kv2 := mountInfo{"secret/", kindKV2}
+	kv2 := mountInfo{path: "secret/", kind: kindKV2}
 	resp := answer(t, `{"data":{"data":{"password":"\u003cp\u0026w\u003e \\u003c","port":5432, "nested":{"a":[1, 2]}},`+
 		`"metadata":{"version":3,"created_time":"2026-01-01T00:00:00Z"}}}`)
 	data, marker, err := documentOf(kv2, "secret/app", 0, resp)
@@ -163,7 +163,7 @@ func TestDocumentOf(t *testing.T) {
 	if !errors.Is(err, sources.ErrNotFound) || !strings.Contains(err.Error(), "logical path") {
 		t.Errorf("missing: %v", err)
 	}
-	other := mountInfo{"database/", kindOther}
+	other := mountInfo{path: "database/", kind: kindOther}
 	data, _, err = documentOf(other, "database/creds/app", 0, answer(t, `{"lease_id":"x","data":{"username":"u"}}`))
 	if doc, _ := encodeDoc(data); err != nil || string(doc) != `{"username":"u"}` {
 		t.Errorf("logical: %s %v", doc, err)
@@ -414,5 +414,20 @@ func TestRenewSchedule(t *testing.T) {
 				t.Fatalf("a fresh %v would end at once (wait %v, grace %v)", ttl, w, g)
 			}
 		}
+	}
+}
+
+func TestKVMountsSetting(t *testing.T) {
+	got, err := parseKVMounts(" secret=2, /legacy/=1 ")
+	if err != nil || len(got) != 2 || got["secret/"] != kindKV2 || got["legacy/"] != kindKV1 {
+		t.Errorf("parseKVMounts = %v, %v", got, err)
+	}
+	for _, bad := range []string{"secret", "secret=3", "=2", "a//b=1"} {
+		if _, err := parseKVMounts(bad); err == nil || !strings.Contains(err.Error(), EnvKVMounts) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if m, _ := parseKVMounts(""); m != nil {
+		t.Error("empty setting")
 	}
 }
