@@ -31,7 +31,11 @@ const (
 	// HUSH_* variable).
 	envCACert       = "HUSH_INFISICAL_CA_CERT" // PEM file added to the system roots
 	envPollInterval = "HUSH_INFISICAL_POLL_INTERVAL"
-	envTimeout      = "HUSH_INFISICAL_TIMEOUT"
+	// envTimeout is named like Vault's HUSH_VAULT_REQUEST_TIMEOUT (the
+	// toolkit's HUSH_<BACKEND>_<NAME> pattern); envTimeoutOld, its first
+	// name, still works.
+	envTimeout    = "HUSH_INFISICAL_REQUEST_TIMEOUT"
+	envTimeoutOld = "HUSH_INFISICAL_TIMEOUT"
 )
 
 const (
@@ -76,10 +80,10 @@ func loadSettings(getenv func(string) string) (*settings, error) {
 		}
 		s.roots = pool
 	}
-	if v := strings.TrimSpace(getenv(envTimeout)); v != "" {
-		d, err := time.ParseDuration(v)
+	if v, from := remote.Setting(getenv, envTimeout, envTimeoutOld); strings.TrimSpace(v) != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%s=%q: want a positive duration such as 10s", envTimeout, v)
+			return nil, fmt.Errorf("%s=%q: want a positive duration such as 10s", from, v)
 		}
 		s.timeout = d
 	}

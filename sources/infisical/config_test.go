@@ -134,6 +134,9 @@ func TestSettings(t *testing.T) {
 	if s.timeout != defaultTimeout || s.roots != nil || s.base != "https://app.infisical.com/api" {
 		t.Errorf("defaults: %+v", s)
 	}
+	if s, err := loadSettings(env(envToken, "t", envTimeoutOld, "3s")); err != nil || s.timeout != 3*time.Second {
+		t.Errorf("the old name of the timeout setting: %v", err)
+	}
 	if _, err := loadSettings(env(envToken, "t", envTimeout, "0s")); err == nil {
 		t.Error("zero timeout accepted")
 	}
