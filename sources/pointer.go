@@ -77,6 +77,16 @@ func ApplyPointer(doc Secret, ptr string) (Secret, error) {
 	return NewSecret(buf.Bytes()), nil
 }
 
+// JSONMember returns the value of key in a JSON object, as a slice of it,
+// without decoding the rest: what a backend needs to look into a big
+// document. A document that is not a valid JSON object is an error.
+func JSONMember(obj []byte, key string) ([]byte, bool, error) {
+	if !json.Valid(obj) || jsonKind(obj) != "object" {
+		return nil, false, errors.New("not a JSON object")
+	}
+	return member(obj, key)
+}
+
 // member returns the value of key in a valid JSON object, as a slice of
 // it; like encoding/json, the last of duplicate keys wins.
 func member(obj []byte, key string) (json.RawMessage, bool, error) {

@@ -166,6 +166,11 @@ func (b *Backend) Read(ctx context.Context, path string, query url.Values) (sour
 	}
 	data, marker, err := documentOf(m, logical, version, s)
 	if err != nil {
+		if s == nil {
+			if hint := b.valsForm(ctx, m, logical); hint != nil {
+				return sources.Secret{}, hint
+			}
+		}
 		return sources.Secret{}, err
 	}
 	doc, err := encodeDoc(data)
@@ -212,6 +217,43 @@ func documentOf(m mountInfo, logical string, version int, s *response) (rawJSON,
 	}
 	meta := kv.Metadata.fields()
 	return kv.Data, markerOf(meta["version"], meta["created_time"]), nil
+}
+
+// valsForm looks, when nothing is at logical, for the reading vals gives
+// a reference without a fragment: ref+vault://secret/foo/mykey is the key
+// mykey of secret/foo to vals, the secret secret/foo/mykey to hush. If the
+// parent holds such a key, the reference was written for vals, and hush
+// says what to write instead rather than report a missing secret (which an
+// optional reference would turn into a silently unset variable). One more
+// read, on the failure path only.
+func (b *Backend) valsForm(ctx context.Context, m mountInfo, logical string) error {
+	i := strings.LastIndex(logical, "/")
+	if i < 0 || m.kind == kindOther {
+		return nil
+	}
+	parent, key := logical[:i], logical[i+1:]
+	if !strings.HasPrefix(parent+"/", m.path) || parent+"/" == m.path {
+		return nil // the parent is the mount itself
+	}
+	apiPath := parent
+	if m.kind == kindKV2 {
+		apiPath = kvPath(m.path, parent, "data")
+	}
+	s, err := b.call(ctx, "read", apiPath, once, func(ctx context.Context) (*response, error) {
+		return b.client.read(ctx, apiPath, nil, b.token())
+	})
+	if err != nil || s == nil {
+		return nil
+	}
+	data, _, err := documentOf(m, parent, 0, s)
+	if err != nil {
+		return nil
+	}
+	if _, found, _ := sources.JSONMember(data, key); !found {
+		return nil
+	}
+	return fmt.Errorf("no secret at %s, but %s has a key %q: vals reads ref+vault://%s as that key; "+
+		"hush reads paths, so write ref+vault://%s#/%s", logical, parent, key, logical, parent, key)
 }
 
 // markerOf identifies a KV v2 version across a server's life: the number
