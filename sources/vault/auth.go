@@ -187,7 +187,15 @@ func (b *Backend) loginPath() string {
 // response-wrapping token (HUSH_VAULT_SECRET_ID_WRAPPED): PUT
 // sys/wrapping/unwrap with the wrapping token as the request's token.
 func (b *Backend) secretID(ctx context.Context) (string, error) {
-	v, err := remote.ReadCredential(b.set.secretIDFile, EnvSecretIDFile)
+	var (
+		v   string
+		err error
+	)
+	if b.set.secretIDEnv {
+		v = strings.TrimSpace(b.cfg.Getenv(EnvValsSecretID))
+	} else {
+		v, err = remote.ReadCredential(b.set.secretIDFile, EnvSecretIDFile)
+	}
 	if err != nil || !b.set.secretIDWrap {
 		return v, err
 	}

@@ -27,6 +27,18 @@ const (
 	EnvKVMounts = "HUSH_VAULT_KV_MOUNTS"
 )
 
+// vals' names for the same settings, read when hush's own are not set, so
+// that an environment written for helmfile/vals works unchanged. Like
+// hush's, the ones used are removed from the child's environment.
+const (
+	EnvValsAuthMethod = "VAULT_AUTH_METHOD" // token, approle, kubernetes
+	EnvValsRoleID     = "VAULT_ROLE_ID"     // AppRole role id, or the Kubernetes role
+	EnvValsSecretID   = "VAULT_SECRET_ID"   // the AppRole secret id itself
+	EnvValsLoginMount = "VAULT_LOGIN_MOUNT_POINT"
+	EnvValsK8sMount   = "VAULT_KUBERNETES_MOUNT_POINT"
+	EnvValsK8sToken   = "VAULT_KUBERNETES_JWT_TOKEN_PATH"
+)
+
 // Defaults.
 const (
 	defaultK8sTokenPath   = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -56,6 +68,8 @@ type settings struct {
 	k8sRole           string
 	tokenFile         string
 	kvMounts          map[string]mountKind // "secret/" -> kindKV2
+	secretIDEnv       bool                 // the secret id is VAULT_SECRET_ID's value, not a file
+	valsVars          []string             // vals' variables this configuration uses
 }
 
 // authMethod is how hush obtains its Vault token, in order of precedence.
@@ -110,7 +124,7 @@ func (s settings) credentialVars() []string {
 	case authK8s:
 		out = append(out, EnvK8sRole, EnvK8sTokenPath)
 	}
-	return out
+	return append(out, s.valsVars...)
 }
 
 // readSettings reads hush's Vault variables. It reports a configuration
@@ -144,6 +158,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 			return s, fmt.Errorf("%s: %w", EnvSecretIDWrap, err)
 		}
 	}
+	if m := strings.ToLower(strings.TrimSpace(getenv(EnvValsAuthMethod))); m != "" && !s.hushAuthSet(getenv) {
+		return s, s.valsAuth(getenv, m)
+	}
 	switch {
 	case getenv(EnvToken) != "":
 		s.method = authToken
@@ -158,6 +175,56 @@ func readSettings(getenv func(string) string) (settings, error) {
 		s.method = authK8s
 	}
 	return s, nil
+}
+
+// hushAuthSet reports whether hush's own auth variables say how to log
+// in: they win over vals' names.
+func (s *settings) hushAuthSet(getenv func(string) string) bool {
+	return s.tokenFile != "" || s.roleID != "" || s.secretIDFile != "" || s.k8sRole != ""
+}
+
+// valsAuth configures the login from vals' variables.
+func (s *settings) valsAuth(getenv func(string) string, method string) error {
+	use := func(names ...string) {
+		for _, n := range names {
+			if getenv(n) != "" {
+				s.valsVars = append(s.valsVars, n)
+			}
+		}
+	}
+	use(EnvValsAuthMethod)
+	switch method {
+	case "token":
+		if getenv(EnvToken) != "" {
+			s.method = authToken
+		}
+	case "approle":
+		s.roleID = strings.TrimSpace(getenv(EnvValsRoleID))
+		if s.roleID == "" || getenv(EnvValsSecretID) == "" {
+			return fmt.Errorf("%s=approle needs %s and %s (or %s and %s)", EnvValsAuthMethod, EnvValsRoleID, EnvValsSecretID, EnvRoleID, EnvSecretIDFile)
+		}
+		s.method, s.secretIDEnv = authAppRole, true
+		if v := getenv(EnvValsLoginMount); v != "" && getenv(EnvAppRoleMount) == "" {
+			s.approleMount = v
+		}
+		use(EnvValsRoleID, EnvValsSecretID)
+	case "kubernetes":
+		s.k8sRole = strings.TrimSpace(getenv(EnvValsRoleID))
+		if s.k8sRole == "" {
+			return fmt.Errorf("%s=kubernetes needs the Kubernetes role in %s (or %s)", EnvValsAuthMethod, EnvValsRoleID, EnvK8sRole)
+		}
+		s.method = authK8s
+		if v := getenv(EnvValsK8sMount); v != "" && getenv(EnvK8sMount) == "" {
+			s.k8sMount = v
+		}
+		if v := getenv(EnvValsK8sToken); v != "" && getenv(EnvK8sTokenPath) == "" {
+			s.k8sTokenPath = v
+		}
+		use(EnvValsRoleID, EnvValsK8sToken)
+	default:
+		return fmt.Errorf("%s=%q: hush logs in with token, approle or kubernetes", EnvValsAuthMethod, method)
+	}
+	return nil
 }
 
 // parseKVMounts reads HUSH_VAULT_KV_MOUNTS: MOUNT=VERSION pairs, comma

@@ -28,15 +28,19 @@ func TestValidQuery(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"version=0":                `not a positive integer`,
-		"version=-1":               `not a positive integer`,
-		"version=x":                `not a positive integer`,
-		"version=+1":               `not a positive integer`,
-		"version=1&version=2":      `given 2 times`,
-		"token_file=/t":            "HUSH_VAULT_TOKEN_FILE",
-		"address=http://x":         "VAULT_ADDR",
-		"auth_method=approle":      "HUSH_VAULT_",
-		"colour=red&flavour=lemon": `unknown query parameter "colour", "flavour"`,
+		"version=0":                        `not a positive integer`,
+		"version=-1":                       `not a positive integer`,
+		"version=x":                        `not a positive integer`,
+		"version=+1":                       `not a positive integer`,
+		"version=1&version=2":              `given 2 times`,
+		"token_file=/t":                    "HUSH_VAULT_TOKEN_FILE",
+		"address=http://x":                 "VAULT_ADDR",
+		"auth_method=approle":              "set VAULT_AUTH_METHOD (token, approle or kubernetes)",
+		"role_id=r":                        "set VAULT_ROLE_ID (or HUSH_VAULT_ROLE_ID)",
+		"role_id=r&auth_method=kubernetes": "set VAULT_ROLE_ID with VAULT_AUTH_METHOD=kubernetes (or HUSH_VAULT_K8S_ROLE)",
+		"secret_id=s":                      "set VAULT_SECRET_ID (or HUSH_VAULT_SECRET_ID_FILE for a file)",
+		"namespace=team":                   "set VAULT_NAMESPACE",
+		"colour=red&flavour=lemon":         `unknown query parameter "colour", "flavour"`,
 	}
 	for q, want := range bad {
 		v, _ := url.ParseQuery(q)
@@ -170,6 +174,44 @@ func TestDocumentOf(t *testing.T) {
 	}
 	if doc, err := encodeDoc(nil); err != nil || string(doc) != "{}" {
 		t.Errorf("no data: %s %v", doc, err)
+	}
+}
+
+// vals' variable names configure the login when hush's own are not set,
+// and the ones used are scrubbed like hush's.
+func TestValsAuthSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env    map[string]string
+		method authMethod
+		vars   []string
+	}{
+		{map[string]string{"VAULT_AUTH_METHOD": "approle", "VAULT_ROLE_ID": "r", "VAULT_SECRET_ID": "s", "VAULT_LOGIN_MOUNT_POINT": "ar"},
+			authAppRole, []string{"VAULT_HEADERS", EnvRoleID, EnvSecretIDFile, EnvSecretIDWrap, "VAULT_AUTH_METHOD", "VAULT_ROLE_ID", "VAULT_SECRET_ID"}},
+		{map[string]string{"VAULT_AUTH_METHOD": "kubernetes", "VAULT_ROLE_ID": "app", "VAULT_KUBERNETES_JWT_TOKEN_PATH": "/t"},
+			authK8s, []string{"VAULT_HEADERS", EnvK8sRole, EnvK8sTokenPath, "VAULT_AUTH_METHOD", "VAULT_ROLE_ID", "VAULT_KUBERNETES_JWT_TOKEN_PATH"}},
+		{map[string]string{"VAULT_AUTH_METHOD": "token", "VAULT_TOKEN": "t"}, authToken, []string{"VAULT_HEADERS", "VAULT_TOKEN", "VAULT_AUTH_METHOD"}},
+		// hush's own variables win.
+		{map[string]string{"VAULT_AUTH_METHOD": "kubernetes", "VAULT_ROLE_ID": "app", "HUSH_VAULT_TOKEN_FILE": "/f"}, authTokenFile, []string{"VAULT_HEADERS", EnvTokenFile}},
+	} {
+		s, err := readSettings(func(k string) string { return tc.env[k] })
+		if err != nil || s.method != tc.method || !slices.Equal(s.credentialVars(), tc.vars) {
+			t.Errorf("%v: method %v, vars %v, %v", tc.env, s.method, s.credentialVars(), err)
+		}
+		if tc.method == authAppRole && (s.roleID != "r" || !s.secretIDEnv || s.approleMount != "ar") {
+			t.Errorf("approle: %+v", s)
+		}
+		if tc.method == authK8s && tc.env["VAULT_ROLE_ID"] != "" && (s.k8sRole != "app" || s.k8sTokenPath != "/t") {
+			t.Errorf("kubernetes: %+v", s)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"VAULT_AUTH_METHOD": "userpass"},
+		{"VAULT_AUTH_METHOD": "approle", "VAULT_ROLE_ID": "r"},
+		{"VAULT_AUTH_METHOD": "kubernetes"},
+	} {
+		if _, err := readSettings(func(k string) string { return bad[k] }); err == nil || !strings.Contains(err.Error(), "VAULT_") {
+			t.Errorf("%v: %v", bad, err)
+		}
 	}
 }
 
