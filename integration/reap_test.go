@@ -53,7 +53,7 @@ func TestReapOrphans(t *testing.T) {
 		}
 		r.signal(unix.SIGTERM)
 		r.expectExit(0)
-		if !hasLine(r.stdout.String(), "bye") {
+		if !hasLine(r.stdout.all(t), "bye") {
 			t.Errorf("main child did not see SIGTERM")
 		}
 	})
