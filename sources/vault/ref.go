@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -50,7 +50,7 @@ func validQuery(query url.Values) error {
 	for k := range query {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys) // the same message for the same reference, every run
+	slices.Sort(keys) // the same message for the same reference, every run
 	for _, k := range keys {
 		vs := query[k]
 		if k == paramVersion {
@@ -72,7 +72,7 @@ func validQuery(query url.Values) error {
 		return errors.New(strings.Join(refused, "; "))
 	}
 	if len(unknown) > 0 {
-		sort.Strings(unknown)
+		slices.Sort(unknown)
 		return fmt.Errorf("unknown query parameter %s (the vault backend takes only version, optional and as)", strings.Join(unknown, ", "))
 	}
 	return nil
