@@ -24,8 +24,9 @@ import (
 //     comparing its version the same way.
 //   - KV v1 and other engines: the secret is read and its digest compared.
 //
-// One request per secret and poll. A failed poll (Vault down) changes
-// nothing for the child; the next poll tries again.
+// One request per secret and poll, never retried within the poll. A failed
+// poll (Vault down) changes nothing for the child; the next one waits
+// longer (remote.PollDelay), and polls are spread with jitter.
 func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sources.WatchOptions, notify func(sources.GroupKey)) error {
 	if b.setErr != nil {
 		return b.setErr
