@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -471,5 +472,30 @@ func TestKVMountsSetting(t *testing.T) {
 	}
 	if m, _ := parseKVMounts(""); m != nil {
 		t.Error("empty setting")
+	}
+}
+
+// A redirect to another origin is refused before anything is sent there,
+// and is no transient failure: retrying would be redirected again.
+func TestClientRedirectOrigin(t *testing.T) {
+	var got atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) }))
+	defer other.Close()
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer front.Close()
+	t.Setenv("VAULT_ADDR", front.URL)
+	c, err := newClient(os.Getenv, time.Second, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.read(context.Background(), "secret/data/app", nil, "s.token")
+	e := describe("read", "secret/data/app", err)
+	if err == nil || e.transient() || !strings.Contains(e.Error(), "refused a redirect") || strings.Contains(e.Error(), "s.token") {
+		t.Errorf("err %v, transient %v", e, e.transient())
+	}
+	if got.Load() != 0 {
+		t.Error("the other origin was contacted")
 	}
 }
