@@ -180,6 +180,13 @@ func TestTokenLifetime(t *testing.T) {
 	if !tok.expired(now.Add(90 * time.Second)) {
 		t.Error("not expired")
 	}
+	// Why a login replaces a renewal, as logged.
+	if why := tok.whyNoRenewal(now.Add(60 * time.Second)); !strings.Contains(why, "maximum lifetime") {
+		t.Errorf("past the max TTL: %q", why)
+	}
+	if why := tok.whyNoRenewal(now.Add(95 * time.Second)); !strings.Contains(why, "expired 5s ago without being renewed") {
+		t.Errorf("expired: %q", why)
+	}
 	static := &token{obtained: now}
 	if static.needsRefresh(now.Add(1000*time.Hour)) || static.canRenew(now) {
 		t.Error("a plain token is never refreshed")
