@@ -46,8 +46,11 @@ const Name = "vault"
 
 // Config is what hush gives the backend at construction.
 type Config struct {
-	// Getenv reads hush's own environment: VAULT_ADDR, VAULT_TOKEN, the
-	// other VAULT_* settings and HUSH_VAULT_*.
+	// Getenv reads hush's own environment: VAULT_ADDR, VAULT_TOKEN, vals'
+	// VAULT_* auth names and HUSH_VAULT_*. The connection settings
+	// (VAULT_CACERT, VAULT_NAMESPACE, ...) are read by vault/api's
+	// ReadEnvironment from the process environment, which is the same in
+	// hush (main passes os.Getenv); tests of them use t.Setenv.
 	Getenv func(string) string
 	// RevokeOnExit revokes the leases hush took, and the token it logged
 	// in with, when hush exits (--revoke-on-exit).
