@@ -530,9 +530,10 @@ func (t *token) whyNoRenewal(now time.Time) string {
 // keepAlive renews the access token on its own schedule — at about two
 // thirds of its lifetime, with jitter — whatever the polls do, and logs in
 // again past its maximum lifetime, until ctx ends. A failed renewal is
-// tried again with the request back-off while the token lives, then by
-// logging in. A token used by a call in between (which refreshes it when
-// it is near its end) simply moves the schedule.
+// tried again a tenth of the TTL later, doubling, while the token lives,
+// then by logging in; the first failure is logged as a warning, the rest
+// at debug level. A token used by a call in between (which refreshes it when it is
+// near its end) simply moves the schedule.
 func (c *client) keepAlive(ctx context.Context) {
 	defer func() {
 		c.mu.Lock()
@@ -547,7 +548,9 @@ func (c *client) keepAlive(ctx context.Context) {
 		}
 		at := remote.RenewAt(tok.obtained, tok.ttl, c.rand)
 		if failures > 0 {
-			at = time.Now().Add(remote.Requests.Delay(failures - 1))
+			// Paced by the token's life, as failed polls are by the
+			// interval: a tenth of the TTL, doubling.
+			at = time.Now().Add(remote.PollDelay(max(tok.ttl/10, time.Second), failures-1, c.rand))
 		}
 		if !remote.Sleep(ctx, time.Until(at)) {
 			return
@@ -557,8 +560,15 @@ func (c *client) keepAlive(ctx context.Context) {
 				return
 			}
 			failures++
-			c.log.Warn("cannot renew the Infisical access token; retrying", "err", err.Error())
+			if failures == 1 {
+				c.log.Warn("cannot renew the Infisical access token; retrying", "err", err.Error())
+			} else {
+				c.log.Debug("cannot renew the Infisical access token; retrying", "err", err.Error(), "failures", failures)
+			}
 			continue
+		}
+		if failures > 0 {
+			c.log.Info("renewed the Infisical access token again", "after_failures", failures)
 		}
 		failures = 0
 	}
