@@ -5,11 +5,15 @@
 //   - a credential goes only to the origin (scheme, host, port) it was
 //     configured for, never over a downgrade from https to http
 //     (SameOrigin, the http.Client redirect policy);
-//   - every answer, credential file and retry is bounded (ReadBody,
-//     ReadCredential, Backoff, Retry);
+//   - every answer, credential file and retry is bounded (LimitedBody,
+//     ReadBody, ReadCredential, CheckToken, Backoff, Retry until the
+//     caller's deadline);
 //   - one login at a time (Gate);
-//   - what a server said is quoted only through Quote, which bounds it and
-//     removes credentials and control characters;
+//   - errors name the operation, the path and the status; what a server
+//     said is quoted only through Quote, which bounds it and removes the
+//     request's credentials and control characters (Vault's messages are
+//     not quoted at all: they can echo request data, so they only pick a
+//     fixed phrase);
 //   - failed polls back off the same way (PollBackoff), and polls and
 //     renewals are spread with jitter so that a fleet does not beat in step;
 //   - per-backend settings follow one naming pattern, HUSH_<BACKEND>_<NAME>
