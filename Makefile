@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 # Backends are chosen with build tags; no tag means every backend.
-TAGS_FILES := novault,noinfisical
+TAGS_FILES := novault,noinfisical,noyaml
 TAGS_VAULT := noinfisical
 FUZZTIME  ?= 20s
 # Debian packages the tests and benchmarks use.
@@ -53,6 +53,7 @@ lint:
 
 test: deps lint flavours
 	HUSH_BIN=$(CURDIR)/bin/hush HUSH_FILES_BIN=$(CURDIR)/bin/hush-files $(GO) test -count=1 -timeout 40m ./...
+	$(GO) test -count=1 -tags $(TAGS_FILES) ./sources/
 	$(MAKE) fuzz-short
 
 # A bounded fuzz run of the reference parser on every test run; `make fuzz`

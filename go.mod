@@ -10,6 +10,7 @@ require (
 	github.com/infisical/go-sdk v0.8.0
 	github.com/rogpeppe/go-internal v1.16.0
 	golang.org/x/sys v0.50.0
+	gopkg.in/yaml.v3 v3.0.1
 	k8s.io/api v0.35.6
 	sigs.k8s.io/yaml v1.6.0
 )

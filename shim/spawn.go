@@ -69,10 +69,14 @@ func start(s spec) (*os.Process, error) {
 		attr.Ctty = 0
 	}
 	if s.user != nil {
-		attr.Credential = &syscall.Credential{
-			Uid:    s.user.UID,
-			Gid:    s.user.GID,
-			Groups: s.user.Groups,
+		self, err := currentIdentity()
+		if err != nil {
+			return nil, err
+		}
+		// nil when hush already is the user: nothing to change, nothing
+		// that needs a privilege.
+		if attr.Credential, err = s.user.credential(self); err != nil {
+			return nil, err
 		}
 	}
 	var proc *os.Process

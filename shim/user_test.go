@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -147,11 +149,55 @@ func TestLookupUserMissingFiles(t *testing.T) {
 		}
 	})
 
-	t.Run("no passwd file is an error", func(t *testing.T) {
+	t.Run("no passwd file is an error for a name", func(t *testing.T) {
 		t.Parallel()
 		_, err := LookupUser("app", filepath.Join(t.TempDir(), "passwd"), noGroup)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("LookupUser without passwd: err = %v, want a not-exist error", err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "numeric UID[:GID]") {
+			t.Errorf("LookupUser without passwd: err = %v, want the numeric form suggested", err)
+		}
+	})
+
+	// FROM scratch: neither file exists, and numbers need neither.
+	t.Run("numbers need no passwd or group file", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		noPasswd, noGroup := filepath.Join(dir, "passwd"), filepath.Join(dir, "group")
+		tests := []struct {
+			spec   string
+			ownGID uint32
+			want   User
+		}{
+			{"1000:1000", 0, User{UID: 1000, GID: 1000, Groups: []uint32{1000}, Home: "/"}},
+			{"1000:0", 0, User{UID: 1000, GID: 0, Groups: []uint32{0}, Home: "/"}},
+			// No group: hush's own, 0 for root as Docker gives.
+			{"1000", 0, User{UID: 1000, GID: 0, Groups: []uint32{0}, Home: "/"}},
+			{"1000", 1000, User{UID: 1000, GID: 1000, Groups: []uint32{1000}, Home: "/"}},
+			{"0", 0, User{UID: 0, GID: 0, Groups: []uint32{0}, Home: "/"}},
+		}
+		for _, tt := range tests {
+			got, err := lookupUser(tt.spec, noPasswd, noGroup, tt.ownGID)
+			if err != nil {
+				t.Errorf("lookupUser(%q) without passwd and group: %v", tt.spec, err)
+				continue
+			}
+			if got.UID != tt.want.UID || got.GID != tt.want.GID || got.Home != tt.want.Home ||
+				got.Name != tt.want.Name || !slices.Equal(got.Groups, tt.want.Groups) {
+				t.Errorf("lookupUser(%q, own gid %d) = %+v, want %+v", tt.spec, tt.ownGID, got, tt.want)
+			}
+		}
+		if _, err := lookupUser("1000:staff", noPasswd, noGroup, 0); err == nil || !strings.Contains(err.Error(), "no such group") {
+			t.Errorf("lookupUser(1000:staff) without /etc/group: err = %v, want no such group", err)
+		}
+	})
+
+	t.Run("an unreadable passwd path is an error even for a number", func(t *testing.T) {
+		t.Parallel()
+		_, err := lookupUser("1000", t.TempDir(), noGroup, 0)
+		if err == nil {
+			t.Error("lookupUser with a directory as /etc/passwd: want an error")
 		}
 	})
 
@@ -163,4 +209,97 @@ func TestLookupUserMissingFiles(t *testing.T) {
 			t.Error("LookupUser with a directory as /etc/group: want an error")
 		}
 	})
+}
+
+func TestCredential(t *testing.T) {
+	t.Parallel()
+	app := User{UID: 1000, GID: 1000, Groups: []uint32{1000}, Name: "app"}
+	root := identity{uid: 0, gid: 0, groups: []uint32{0, 1, 2}, canSetUID: true, canSetGID: true}
+	nonRoot := identity{uid: 1000, gid: 1000, groups: []uint32{1000}}
+	tests := []struct {
+		name    string
+		user    User
+		self    identity
+		want    *syscall.Credential // nil: no change at all
+		missing []string
+	}{
+		{"root switches", app, root, &syscall.Credential{Uid: 1000, Gid: 1000, Groups: []uint32{1000}}, nil},
+		{"already that user: no-op", app, nonRoot, nil, nil},
+		{"already that user, getgroups lists nothing", app, identity{uid: 1000, gid: 1000}, nil, nil},
+		// Kubernetes fsGroup: the runtime's extra group stays, nothing is attempted.
+		{"already that user with a runtime group", app, identity{uid: 1000, gid: 1000, groups: []uint32{1000, 2000}}, nil, nil},
+		{"same ids, root sets the user's groups", User{UID: 0, GID: 0, Groups: []uint32{0}}, root,
+			&syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{0}}, nil},
+		{"same ids and groups as root: no-op", User{UID: 0, GID: 0, Groups: []uint32{2, 0, 1}}, root, nil, nil},
+		{"another uid without privileges", User{UID: 0, GID: 1000, Groups: []uint32{1000}}, nonRoot, nil, []string{"CAP_SETUID"}},
+		{"another gid without privileges", User{UID: 1000, GID: 0, Groups: []uint32{0}}, nonRoot, nil, []string{"CAP_SETGID"}},
+		{"both without privileges", User{UID: 0, GID: 0, Groups: []uint32{0}}, nonRoot, nil, []string{"CAP_SETUID", "CAP_SETGID"}},
+		{"root without SETUID", app, identity{uid: 0, gid: 0, canSetGID: true}, nil, []string{"CAP_SETUID"}},
+		{"root without SETGID", app, identity{uid: 0, gid: 0, canSetUID: true}, nil, []string{"CAP_SETGID"}},
+		// Only the uid changes and the groups match: no setgroups, so no CAP_SETGID.
+		{"uid only, groups already right", app, identity{uid: 0, gid: 1000, groups: []uint32{1000}, canSetUID: true},
+			&syscall.Credential{Uid: 1000, Gid: 1000, Groups: []uint32{1000}, NoSetGroups: true}, nil},
+	}
+	for _, tt := range tests {
+		got, err := tt.user.credential(tt.self)
+		if tt.missing != nil {
+			var se *SwitchError
+			if !errors.As(err, &se) {
+				t.Errorf("%s: err = %v, want a SwitchError", tt.name, err)
+				continue
+			}
+			if !slices.Equal(se.Missing, tt.missing) {
+				t.Errorf("%s: missing %q, want %q", tt.name, se.Missing, tt.missing)
+			}
+			for _, c := range tt.missing {
+				if !strings.Contains(err.Error(), c) {
+					t.Errorf("%s: error %q does not name %s", tt.name, err, c)
+				}
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		switch {
+		case tt.want == nil && got != nil:
+			t.Errorf("%s: credential %+v, want none (no-op)", tt.name, got)
+		case tt.want != nil && got == nil:
+			t.Errorf("%s: no credential, want %+v", tt.name, tt.want)
+		case tt.want != nil && (got.Uid != tt.want.Uid || got.Gid != tt.want.Gid ||
+			!slices.Equal(got.Groups, tt.want.Groups) || got.NoSetGroups != tt.want.NoSetGroups):
+			t.Errorf("%s: credential %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestCurrentIdentity(t *testing.T) {
+	t.Parallel()
+	self, err := currentIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if self.uid != uint32(os.Geteuid()) || self.gid != uint32(os.Getegid()) {
+		t.Errorf("identity %+v, want uid %d gid %d", self, os.Geteuid(), os.Getegid())
+	}
+	// /proc/self/status is a second opinion on the effective set.
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var capEff uint64
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			if capEff, err = strconv.ParseUint(strings.TrimSpace(v), 16, 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if want := capEff&(1<<7) != 0; self.canSetUID != want {
+		t.Errorf("canSetUID = %v, CapEff %x says %v", self.canSetUID, capEff, want)
+	}
+	if want := capEff&(1<<6) != 0; self.canSetGID != want {
+		t.Errorf("canSetGID = %v, CapEff %x says %v", self.canSetGID, capEff, want)
+	}
 }

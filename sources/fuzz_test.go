@@ -56,6 +56,9 @@ func FuzzApplyPointer(f *testing.F) {
 	f.Add(`{"a~/":"v"}`, "/a~0~1")
 	f.Add(`[0,1]`, "/01")
 	f.Add(`{"a": zz}`, "/a")
+	f.Add("a:\n  b: [x, {c: d}]\n", "/a/b/1/c")
+	f.Add("a: &x [1, *x]\nb: <<: *x", "/a/1")
+	f.Add(`{"s": "k: v"}`, "/s/k")
 	f.Fuzz(func(t *testing.T, doc, ptr string) {
 		got, err := sources.ApplyPointer(sources.NewSecret([]byte(doc)), ptr)
 		if err != nil {

@@ -75,6 +75,11 @@ func parseRef(value string) (Ref, error) {
 	if err != nil {
 		return Ref{}, fmt.Errorf("fragment: %w", err)
 	}
+	// vals also accepts #foo/bar for #/foo/bar. An RFC 6901 pointer other
+	// than "" starts with "/", so the shorter form is never ambiguous.
+	if pointer != "" && pointer[0] != '/' {
+		pointer = "/" + pointer
+	}
 	if _, err := parsePointer(pointer); err != nil {
 		return Ref{}, err
 	}

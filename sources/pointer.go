@@ -11,10 +11,14 @@ import (
 )
 
 // ApplyPointer selects the value at an RFC 6901 JSON pointer in doc. An
-// empty pointer returns doc unchanged (it need not be JSON). A string is
-// returned as its decoded text, any other JSON value as compact JSON. A
-// missing member or an index past the end returns an error wrapping
-// ErrNotFound, so that an optional reference treats it as missing.
+// empty pointer returns doc unchanged (it need not be JSON). A document that
+// is not JSON is read as YAML, as vals reads every document it points into
+// (see yamlToJSON). A string is returned as its decoded text, any other value
+// as compact JSON. When the pointer goes on past a string that itself holds
+// a JSON or YAML object or array (a Vault field or an Infisical value
+// holding a configuration file), it goes on inside that document. A missing
+// member or an index past the end returns an error wrapping ErrNotFound, so
+// that an optional reference treats it as missing.
 //
 // Errors describe positions and types, never content: encoding/json's own
 // messages quote document characters, so they are replaced, not wrapped.
@@ -26,18 +30,23 @@ func ApplyPointer(doc Secret, ptr string) (Secret, error) {
 	if err != nil {
 		return Secret{}, err
 	}
-	raw := doc.Bytes()
-	if !json.Valid(raw) {
-		return Secret{}, invalidJSON(raw)
+	cur, err := parseDocument(doc.Bytes())
+	if err != nil {
+		return Secret{}, err
 	}
-	cur := json.RawMessage(raw)
 	at := "" // the pointer to cur, for messages
 	for _, tok := range tokens {
 		next := at + "/" + escapeToken(tok)
+		kind := jsonKind(cur)
+		if kind == "string" {
+			if inner, ok := documentInString(cur); ok {
+				cur, kind = inner, jsonKind(inner)
+			}
+		}
 		// Members and elements are found by scanning the (valid)
 		// document in place: decoding each level into a map would copy
 		// the whole document once per step and per reference.
-		switch kind := jsonKind(cur); kind {
+		switch kind {
 		case "object":
 			v, ok, err := member(cur, tok)
 			if err != nil {
@@ -75,6 +84,39 @@ func ApplyPointer(doc Secret, ptr string) (Secret, error) {
 		return Secret{}, fmt.Errorf("JSON pointer %q: cannot compact the value", ptr)
 	}
 	return NewSecret(buf.Bytes()), nil
+}
+
+// parseDocument returns raw as JSON: as it is when it is JSON, converted
+// when it is YAML.
+func parseDocument(raw []byte) (json.RawMessage, error) {
+	if json.Valid(raw) {
+		return raw, nil
+	}
+	converted, err := yamlToJSON(raw)
+	switch {
+	case errors.Is(err, errNoYAML):
+		return nil, fmt.Errorf("%v; %w", invalidJSON(raw), err)
+	case err != nil:
+		return nil, fmt.Errorf("%v, and as YAML: %v", invalidJSON(raw), err)
+	}
+	return converted, nil
+}
+
+// documentInString returns the JSON or YAML object or array that the JSON
+// string s holds, if it holds one.
+func documentInString(s json.RawMessage) (json.RawMessage, bool) {
+	var text string
+	if err := json.Unmarshal(s, &text); err != nil {
+		return nil, false
+	}
+	doc, err := parseDocument([]byte(text))
+	if err != nil {
+		return nil, false
+	}
+	if k := jsonKind(doc); k != "object" && k != "array" {
+		return nil, false
+	}
+	return doc, true
 }
 
 // JSONMember returns the value of key in a JSON object, as a slice of it,

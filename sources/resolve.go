@@ -68,7 +68,7 @@ func (r *Resolver) ValidateRef(ref Ref) error {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return fmt.Errorf("unknown backend %q (available: %s)", ref.Backend, strings.Join(names, ", "))
+		return unknownBackend(ref.Backend, names)
 	}
 	if v, ok := b.(QueryValidator); ok {
 		return v.ValidQuery(ref.Query)

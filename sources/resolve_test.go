@@ -272,7 +272,7 @@ func TestResolveValidatesBeforeReading(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, w := range []string{
-		`UNKNOWN: ref+nope://x: unknown backend "nope" (available: mem, noquery)`,
+		`UNKNOWN: ref+nope://x: unknown backend "nope": this build of hush has mem, noquery`,
 		`BADQ: ref+mem://ok?colour=red: unknown query parameter "colour"`,
 		`NOQ: ref+noquery://x?version=1: backend "noquery" takes no query parameters, got "version"`,
 	} {
@@ -290,7 +290,7 @@ func TestResolveValidatesBeforeReading(t *testing.T) {
 func TestResolveErrorsNeverContainValues(t *testing.T) {
 	t.Parallel()
 	const (
-		badJSON  = `{"k": SECRET-IN-BAD-JSON}`
+		badJSON  = `{"k": SECRET-IN-BAD-JSON`
 		withNUL  = "SECRET-WITH\x00NUL"
 		jsonDoc  = `{"str":"SECRET-STRING","nul":"SECRET\u0000X"}`
 		bigMark  = "SECRET-IN-BIG-VALUE"

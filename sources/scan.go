@@ -78,6 +78,12 @@ func Scan(environ []string, opts ScanOptions) (plain []string, reqs []Request, e
 
 func checkRef(ref Ref, opts ScanOptions) error {
 	if opts.KnownBackends != nil && !opts.KnownBackends(ref.Backend) {
+		// ValidateRef's error names the backends this build has.
+		if opts.ValidateRef != nil {
+			if err := opts.ValidateRef(ref); err != nil {
+				return err
+			}
+		}
 		return fmt.Errorf("unknown backend %q", ref.Backend)
 	}
 	if opts.ValidateRef != nil {

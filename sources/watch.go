@@ -24,4 +24,7 @@ type WatchOptions struct {
 	// checked (--poll-interval).
 	PollInterval time.Duration
 	Logger       *slog.Logger // names and references only, never values
+	// Vars names the variables each watched group feeds, so that a
+	// watcher's warning can say which variable it is about.
+	Vars map[GroupKey][]string
 }

@@ -78,7 +78,7 @@ const usage = `hush: a PID-1 entrypoint that resolves secret references for one 
 Usage:
   hush [OPTIONS] [--] COMMAND [ARG...]
   hush check [OPTIONS]     resolve every reference, print a redacted table
-  hush version | --version
+  hush version | --version | -V
 
 Options (each also as HUSH_<NAME>, e.g. HUSH_PROCESS_GROUP=1; flags win):
   -g, --process-group      forward signals to the child's process group

@@ -33,6 +33,8 @@ func TestRun(t *testing.T) {
 	}{
 		{name: "version", args: []string{"version"}, code: 0, stdout: "hush version dev\n", stderrNone: true},
 		{name: "--version", args: []string{"--version"}, code: 0, stdout: "hush version dev\n", stderrNone: true},
+		{name: "-V", args: []string{"-V"}, code: 0, stdout: "hush version dev\n", stderrNone: true},
+		{name: "-V is not -v", args: []string{"-v", "-V"}, code: 0, stdout: "hush version dev\n", stderrNone: true},
 		{name: "--version wins over a command", args: []string{"--version", "npm"}, code: 0, stdout: "hush version dev\n", stderrNone: true},
 		{name: "--help", args: []string{"--help"}, code: 0, stdoutHas: "Usage:", stderrNone: true},
 		{name: "-h", args: []string{"-h"}, code: 0, stdoutHas: "--on-change ACTION", stderrNone: true},

@@ -181,7 +181,8 @@ func optionTable() []option {
 			o.help, err = parseBool(v)
 			return err
 		}},
-		{long: "version", isBool: true, set: func(o *options, v string) (err error) {
+		// -V as tini and dumb-init spell it.
+		{long: "version", short: "V", isBool: true, set: func(o *options, v string) (err error) {
 			o.version, err = parseBool(v)
 			return err
 		}},

@@ -23,8 +23,13 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 	var user *shim.User
 	if opts.user != "" {
 		u, err := shim.LookupUser(opts.user, passwdFile, groupFile)
+		if err == nil {
+			// Before any secret is read: a switch hush cannot make
+			// must not surface later as the command's exec failing.
+			err = u.CheckSwitch()
+		}
 		if err != nil {
-			log.Error("cannot start", "err", err.Error())
+			log.Error("cannot start", "err", "--user/HUSH_USER: "+err.Error())
 			return shim.ExitHushFailed
 		}
 		user = &u

@@ -31,8 +31,14 @@ import (
 // Not seen: a bind-mounted single file replaced by rename on the host. The
 // mount keeps the old inode, so the container — hush and the app alike —
 // goes on seeing the old content; write such files in place or mount their
-// directory. Filesystems where inotify is blind to other machines' writes
-// (NFS, CIFS, FUSE, 9p) are polled with stat every opts.PollInterval instead.
+// directory. hush cannot read the new content, but it can tell: the rename
+// drops the old inode's link count to 0, which inotify reports on the file
+// (IN_ATTRIB) and a poll's stat shows, and a path that still leads to an
+// inode with no links can only be such a mount. hush then warns once per
+// file, naming the variables and the fix, and keeps the child.
+//
+// Filesystems where inotify is blind to other machines' writes (NFS, CIFS,
+// FUSE, 9p) are polled with stat every opts.PollInterval instead.
 func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sources.WatchOptions, notify func(sources.GroupKey)) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -46,6 +52,7 @@ func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sourc
 		notify:  notify,
 		watched: map[string]bool{},
 		stats:   map[sources.GroupKey]fileStat{},
+		stale:   map[sources.GroupKey]bool{},
 	}
 	fw.sync()
 	go fw.loop(ctx)
@@ -61,6 +68,7 @@ type fileWatch struct {
 	watched map[string]bool
 	polled  []sources.GroupKey
 	stats   map[sources.GroupKey]fileStat
+	stale   map[sources.GroupKey]bool // replaced under a bind mount: warned
 }
 
 // paths are the names a key's file goes by: as referenced and as resolved
@@ -146,15 +154,40 @@ func (fw *fileWatch) loop(ctx context.Context) {
 }
 
 func (fw *fileWatch) event(ev fsnotify.Event) {
-	if ev.Op == fsnotify.Chmod {
-		return // a chmod changes no content
-	}
 	for _, k := range fw.keys {
-		if fw.concerns(k, ev.Name) {
+		if !fw.concerns(k, ev.Name) {
+			continue
+		}
+		// fsnotify reports IN_ATTRIB as Chmod; it is also how a link
+		// count dropping to 0 shows, so look for a replaced mount.
+		fw.checkReplacedMount(k)
+		if ev.Op != fsnotify.Chmod { // a chmod changes no content
 			fw.notify(k)
 		}
 	}
-	fw.sync()
+	if ev.Op != fsnotify.Chmod {
+		fw.sync()
+	}
+}
+
+// checkReplacedMount warns, once per file, when key's path leads to an
+// inode without links: a bind-mounted single file whose host file was
+// replaced (an editor's save, sed -i, a tool writing a new file and renaming
+// it). The container keeps the old inode for as long as the mount exists, so
+// no change will ever reach hush or the child; the child keeps its secrets.
+func (fw *fileWatch) checkReplacedMount(k sources.GroupKey) {
+	if fw.stale[k] || fw.opts.Logger == nil {
+		return
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(fw.b.Abs(k.Path), &st); err != nil || st.Nlink != 0 {
+		return
+	}
+	fw.stale[k] = true
+	fw.opts.Logger.Warn("secret file was replaced outside the container, which still sees the old one; "+
+		"the child keeps its current secrets and no later change of this file can reach it",
+		"vars", fw.opts.Vars[k], "path", fw.b.Abs(k.Path),
+		"fix", "mount the file's directory instead of the single file, or write the file in place (cat new > file) instead of replacing it")
 }
 
 // concerns reports whether an event on name can change key's content: the
@@ -180,6 +213,7 @@ func (fw *fileWatch) poll() {
 		st := statOf(fw.b.Abs(k.Path))
 		if st != fw.stats[k] {
 			fw.stats[k] = st
+			fw.checkReplacedMount(k)
 			fw.notify(k)
 		}
 	}

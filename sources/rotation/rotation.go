@@ -138,13 +138,14 @@ func (c *Controller) splay() time.Duration {
 // groups that backend serves. It returns how many were started.
 func (c *Controller) startWatchers(ctx context.Context, notify func(sources.GroupKey)) (int, error) {
 	byBackend := map[string][]sources.GroupKey{}
-	seen := map[sources.GroupKey]bool{}
+	opts := c.Watch
+	opts.Vars = map[sources.GroupKey][]string{}
 	for _, r := range c.Requests {
 		k := r.Ref.Group()
-		if !seen[k] {
-			seen[k] = true
+		if _, seen := opts.Vars[k]; !seen {
 			byBackend[k.Backend] = append(byBackend[k.Backend], k)
 		}
+		opts.Vars[k] = append(opts.Vars[k], r.Name)
 	}
 	started := 0
 	for name, keys := range byBackend {
@@ -152,7 +153,7 @@ func (c *Controller) startWatchers(ctx context.Context, notify func(sources.Grou
 		if !ok {
 			continue
 		}
-		if err := w.Watch(ctx, keys, c.Watch, notify); err != nil {
+		if err := w.Watch(ctx, keys, opts, notify); err != nil {
 			return started, fmt.Errorf("watch %s sources: %w", name, err)
 		}
 		started++

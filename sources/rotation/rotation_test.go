@@ -23,6 +23,7 @@ type fakeBackend struct {
 	reads    map[string]int
 	notify   func(sources.GroupKey)
 	keys     []sources.GroupKey
+	vars     map[sources.GroupKey][]string
 	watchErr error
 }
 
@@ -44,13 +45,14 @@ func (f *fakeBackend) Read(_ context.Context, path string, _ url.Values) (source
 	return sources.NewSecret([]byte(doc)), nil
 }
 
-func (f *fakeBackend) Watch(_ context.Context, keys []sources.GroupKey, _ sources.WatchOptions, notify func(sources.GroupKey)) error {
+func (f *fakeBackend) Watch(_ context.Context, keys []sources.GroupKey, opts sources.WatchOptions, notify func(sources.GroupKey)) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.watchErr != nil {
 		return f.watchErr
 	}
 	f.keys = slices.Clone(keys)
+	f.vars = opts.Vars
 	f.notify = notify
 	return nil
 }
@@ -211,11 +213,16 @@ func TestStartWatchesEachGroupOnce(t *testing.T) {
 	t.Parallel()
 	h := start(t, 20*time.Millisecond, 50*time.Millisecond)
 	h.fake.mu.Lock()
-	keys := h.fake.keys
+	keys, vars := h.fake.keys, h.fake.vars
 	h.fake.mu.Unlock()
 	want := []sources.GroupKey{{Backend: "fake", Path: "db"}, {Backend: "fake", Path: "api"}}
 	if !slices.Equal(keys, want) {
 		t.Errorf("watched %v, want %v", keys, want)
+	}
+	// A watcher's warnings name the variables a group feeds.
+	wantVars := map[sources.GroupKey][]string{want[0]: {"DB_USER", "DB_PASS"}, want[1]: {"API_KEY"}}
+	if !maps.EqualFunc(vars, wantVars, slices.Equal) {
+		t.Errorf("watch options name %v, want %v", vars, wantVars)
 	}
 }
 
