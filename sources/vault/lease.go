@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -154,12 +153,14 @@ func (b *Backend) renewUntilEnd(ctx context.Context, lt lifetime, what string, r
 }
 
 // graceOf is a random 10 to 20% of ttl: what is left when hush stops
-// renewing, for the new login or the new read.
+// renewing, for the new login or the new read. Its randomness (the
+// toolkit's Spread, as for every periodic remote action) also spreads the
+// renewals of a fleet.
 func graceOf(ttl time.Duration) time.Duration {
 	if ttl <= 0 {
 		return 0
 	}
-	return ttl/10 + time.Duration(rand.Int64N(int64(ttl/10)+1))
+	return remote.Spread(ttl*15/100, 1.0/3, nil)
 }
 
 func sleepBeforeRenewal(ttl, grace time.Duration) time.Duration {
