@@ -160,7 +160,7 @@ func graceOf(ttl time.Duration) time.Duration {
 	if ttl <= 0 {
 		return 0
 	}
-	return remote.Spread(ttl*15/100, 1.0/3, nil)
+	return min(max(remote.Spread(ttl*15/100, 1.0/3, nil), ttl/10), ttl/5)
 }
 
 func sleepBeforeRenewal(ttl, grace time.Duration) time.Duration {
