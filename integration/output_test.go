@@ -66,3 +66,18 @@ func TestLogs(t *testing.T) {
 		})
 	}
 }
+
+// TestSubreaperSaid: under a parent that is not PID 1 (docker run --init,
+// a shell, systemd), hush says at debug level that it makes itself a
+// subreaper; as PID 1 there is nothing to say.
+func TestSubreaperSaid(t *testing.T) {
+	t.Parallel()
+	inModes(t, func(t *testing.T, m mode) {
+		r := start(t, m, "-v", "--", "true")
+		r.expectExit(0)
+		said := strings.Contains(r.stderr.all(t), "subreaper")
+		if said == m.pid1 {
+			t.Errorf("subreaper mentioned: %v as PID 1: %v\nstderr:\n%s", said, m.pid1, r.stderr)
+		}
+	})
+}

@@ -381,3 +381,47 @@ func threads(t *testing.T, pid int) int {
 	t.Fatalf("no Threads line in /proc/%d/status", pid)
 	return 0
 }
+
+// TestRotationEmptyHeldBack: an editor that truncates a file and writes it
+// later must not restart the child with an empty secret. hush warns, the
+// child keeps its value, and the real write that follows restarts it.
+func TestRotationEmptyHeldBack(t *testing.T) {
+	t.Parallel()
+	inModes(t, func(t *testing.T, m mode) {
+		path := filepath.Join(t.TempDir(), "s")
+		writeFile(t, path, "v1\n")
+		r := startRotating(t, m, "ref+file://"+path, rotationChild)
+		r.waitStdout("value=v1")
+		pid := r.child("sh")
+		writeFile(t, path, "")
+		r.eventually("a warning about the empty value", func() bool {
+			return strings.Contains(r.stderr.String(), "S: ref+file://"+path+": the value is empty")
+		})
+		if !alive(pid) || hasLine(r.stdout.String(), "value=") {
+			t.Fatalf("the child was restarted with an empty secret\nstdout:\n%s", r.stdout)
+		}
+		writeFile(t, path, "v2\n")
+		r.waitStdout("value=v2")
+		if hasLine(r.stdout.String(), "value=") {
+			t.Errorf("the child saw an empty secret\nstdout:\n%s", r.stdout)
+		}
+		r.signal(syscall.SIGTERM)
+		r.expectExit(0)
+	})
+}
+
+// TestRotationEmbedded: a reference inside a longer value is watched like
+// any other, and a change re-renders the whole value.
+func TestRotationEmbedded(t *testing.T) {
+	t.Parallel()
+	inModes(t, func(t *testing.T, m mode) {
+		path := filepath.Join(t.TempDir(), "pw")
+		writeFile(t, path, "v1\n")
+		r := startRotating(t, m, "postgres://app:ref+file://"+path+"+@db:5432/app", rotationChild)
+		r.waitStdout("value=postgres://app:v1@db:5432/app")
+		writeFile(t, path, "v2\n")
+		r.waitStdout("value=postgres://app:v2@db:5432/app")
+		r.signal(syscall.SIGTERM)
+		r.expectExit(0)
+	})
+}

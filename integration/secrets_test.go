@@ -95,7 +95,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 // TestUserReadsRootOnlySecret: hush reads a root-only secret before the
 // child runs as nobody; the child gets the value, and a file-delivered
-// secret is owned by nobody, mode 0400, in a 0700 directory.
+// secret is owned by nobody, mode 0400, in a directory of root's (0711) that
+// the child can traverse but not change.
 func TestUserReadsRootOnlySecret(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
@@ -114,7 +115,7 @@ func TestUserReadsRootOnlySecret(t *testing.T) {
 		}}, "--user", "nobody", "--",
 			"sh", "-c", `echo "uid=$(id -u) db=$DB key=$(cat "$KEY") own=$(stat -c '%u %a' "$KEY") dir=$(stat -c '%u %a' "$(dirname "$KEY")")"; cat `+path+` 2>/dev/null || echo "cannot read the source"`)
 		r.expectExit(0)
-		want := fmt.Sprintf("uid=65534 db=%s key=%s own=65534 400 dir=65534 700", value, value)
+		want := fmt.Sprintf("uid=65534 db=%s key=%s own=65534 400 dir=0 711", value, value)
 		out := r.stdout.all(t)
 		if !hasLine(out, want) || !hasLine(out, "cannot read the source") {
 			t.Errorf("stdout:\n%s\nwant lines %q and %q", out, want, "cannot read the source")
@@ -160,6 +161,70 @@ func TestSecretFilesRemoved(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestHostileChildCannotRedirectWrites: a child running as another user
+// tries every way to make hush (root) write a secret file somewhere else:
+// it moves the secret directory and its parent away and puts symlinks to a
+// directory of its choosing in their place, plants a symlink under a
+// secret's name, adds files. Then a rotation rewrites the secret. Nothing
+// may appear outside hush's directory, and nothing may be left once hush
+// exits.
+func TestHostileChildCannotRedirectWrites(t *testing.T) {
+	t.Parallel()
+	inModes(t, func(t *testing.T, m mode) {
+		src := filepath.Join(t.TempDir(), "s")
+		writeFile(t, src, "v1")
+		// Outside t.TempDir, whose parent nobody cannot enter.
+		evil, err := os.MkdirTemp("", "hush-evil-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(evil) })
+		if err := os.Chmod(evil, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		// As nobody, every step may fail; the child reports what it did.
+		attack := `d=$(dirname "$S"); o=$(dirname "$d")
+mv "$o" "$o.moved" 2>/dev/null && ln -s "$EVIL" "$o" && echo "moved the parent"
+mv "$d" "$d.moved" 2>/dev/null && ln -s "$EVIL" "$d" && echo "moved the directory"
+ln -s "$EVIL/planted" "$d/S2" 2>/dev/null && echo "planted a symlink"
+mv "$S" "$S.old" 2>/dev/null && ln -s "$EVIL/S" "$S" && echo "replaced the file"
+touch "$d/extra" 2>/dev/null && echo "added a file"
+echo "$o $d" >> "$EVIL/dirs"
+trap 'kill $! 2>/dev/null; exit 0' TERM; echo "value=$(cat "$S")"; sleep 1000 & wait`
+		r := startOpts(t, m, opts{env: []string{"S=ref+file://" + src, "EVIL=" + evil}},
+			"-g", "--debounce", "50ms", "--user", "nobody", "--deliver", "file", "--", "sh", "-c", attack)
+		r.waitStdout("value=v1")
+		writeFile(t, src, "v2")
+		r.waitStdout("value=v2")
+		r.signal(syscall.SIGTERM)
+		r.expectExit(0)
+		out := r.stdout.all(t)
+		for _, done := range []string{"moved the parent", "moved the directory", "planted a symlink", "replaced the file", "added a file"} {
+			if strings.Contains(out, done) {
+				t.Errorf("the child %s", done)
+			}
+		}
+		entries, _ := os.ReadDir(evil)
+		for _, e := range entries {
+			if e.Name() != "dirs" {
+				t.Errorf("hush wrote %s outside its directory", filepath.Join(evil, e.Name()))
+			}
+		}
+		for _, line := range strings.Split(strings.TrimSpace(readFile(t, filepath.Join(evil, "dirs"))), "\n") {
+			for _, dir := range strings.Fields(line) {
+				if dir == "/dev/shm" {
+					continue
+				}
+				for _, p := range []string{dir, dir + ".moved"} {
+					if _, err := os.Lstat(p); !os.IsNotExist(err) {
+						t.Errorf("%s left behind after hush exited (%v)", p, err)
+					}
+				}
+			}
+		}
+	})
 }
 
 // TestStartupDeadline: a source that never answers (a FIFO nobody writes)

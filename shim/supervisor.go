@@ -46,6 +46,9 @@ const (
 	Signal
 	// Stop stops the child and makes hush exit with ExitOnChange.
 	Stop
+	// Roll starts a new generation with Request.Env while the old one keeps
+	// running, and stops the old one once the new one is ready.
+	Roll
 )
 
 // Request comes from whatever watches the secrets.
@@ -117,18 +120,12 @@ func BecomeSubreaper() error {
 	return nil
 }
 
-// Run prepares the first environment, starts the child and supervises it and
-// its successors until the last one ends. It returns hush's exit status and,
-// when hush itself failed, the error to report.
-func (s *Supervisor) Run(ctx context.Context, prepare Prepare, requests <-chan Request) (int, error) {
-	code, err := s.startFirst(ctx, prepare)
-	if err != nil || s.child == nil {
-		return code, err
-	}
-	return s.supervise(requests)
-}
-
-func (s *Supervisor) startFirst(ctx context.Context, prepare Prepare) (int, error) {
+// Start runs prepare (which reads the secrets) while already handling
+// signals, then starts the first child. started is false when no child was
+// started: prepare failed, the command could not be executed (code 125, 126
+// or 127 with err), or a stop signal arrived first (code 128+N, err nil).
+// After a successful Start, call Supervise.
+func (s *Supervisor) Start(ctx context.Context, prepare Prepare) (code int, started bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type prepared struct {
@@ -140,6 +137,10 @@ func (s *Supervisor) startFirst(ctx context.Context, prepare Prepare) (int, erro
 		env, err := prepare(ctx)
 		ready <- prepared{env, err}
 	}()
+	// The prepare goroutine is joined on every path: it must not outlive
+	// Start, or it could still be writing secret files while the caller
+	// cleans them up.
+	join := func() { cancel(); <-ready }
 	var early []syscall.Signal
 	for {
 		select {
@@ -150,23 +151,33 @@ func (s *Supervisor) startFirst(ctx context.Context, prepare Prepare) (int, erro
 				s.reapOrphans()
 			case stopsStartup(n):
 				s.log.Info("stop signal before the child started; not starting it", "signal", SignalName(n))
-				return 128 + int(n), nil
+				join()
+				return 128 + int(n), false, nil
 			case forwardable(n):
 				early = append(early, n)
 			}
 		case p := <-ready:
 			if p.err != nil {
-				return ExitHushFailed, p.err
+				return ExitHushFailed, false, p.err
 			}
 			if err := s.spawn(p.env); err != nil {
-				return execErrorCode(err), err
+				return execErrorCode(err), false, err
 			}
 			for _, sig := range early {
 				s.forward(sig)
 			}
-			return 0, nil
+			return 0, true, nil
 		}
 	}
+}
+
+// Run is Start followed by Supervise.
+func (s *Supervisor) Run(ctx context.Context, prepare Prepare, requests <-chan Request) (int, error) {
+	code, started, err := s.Start(ctx, prepare)
+	if !started {
+		return code, err
+	}
+	return s.Supervise(requests)
 }
 
 func execErrorCode(err error) int {
@@ -212,9 +223,10 @@ func withHome(env []string, home string) []string {
 	return append(out, "HOME="+home)
 }
 
-// supervise is the event loop: one goroutine, so the reaper, the signal
-// forwarding and the restart state machine never race each other.
-func (s *Supervisor) supervise(requests <-chan Request) (int, error) {
+// Supervise is the event loop, from the first child's start until the last
+// child ends: one goroutine, so the reaper, the signal forwarding and the
+// restart state machine never race each other. It returns hush's exit status.
+func (s *Supervisor) Supervise(requests <-chan Request) (int, error) {
 	// The child may have exited before its SIGCHLD was subscribed to the
 	// loop; reap once right away.
 	if code, done, err := s.handleExits(reap()); done {
@@ -264,7 +276,7 @@ func (s *Supervisor) handleRequest(req Request) {
 		}
 		s.log.Info("secrets changed; signalling child", "changed", req.Reason, "signal", SignalName(req.Signal))
 		s.signalChild(req.Signal)
-	case Restart, Stop:
+	case Restart, Stop, Roll:
 		if s.terminating {
 			return
 		}
@@ -290,6 +302,8 @@ func (k RequestKind) String() string {
 		return "signal"
 	case Stop:
 		return "exit"
+	case Roll:
+		return "rolling"
 	}
 	return "unknown"
 }
@@ -313,7 +327,7 @@ func (s *Supervisor) childEnded(e Exit) (int, bool, error) {
 	wasStopping := s.phase == stopping
 	next := s.next
 	s.next = nil
-	if wasStopping && !s.terminating && next != nil && next.Kind == Restart {
+	if wasStopping && !s.terminating && next != nil && (next.Kind == Restart || next.Kind == Roll) {
 		stopped := time.Since(s.stopSent)
 		if err := s.spawn(next.Env); err != nil {
 			return execErrorCode(err), true, err

@@ -26,7 +26,7 @@ func (e *VarError) Error() string {
 	if e.Ref != "" {
 		b.WriteString(": " + displayRef(e.Ref))
 	}
-	b.WriteString(": " + e.Err.Error())
+	b.WriteString(": " + displayText(e.Err.Error()))
 	return b.String()
 }
 
@@ -35,6 +35,22 @@ func (e *VarError) Unwrap() error { return e.Err }
 // maxDisplay bounds how much of a reference an error repeats, so that a
 // huge malformed value cannot flood the log.
 const maxDisplay = 256
+
+// maxDetail bounds the detail of an error (a backend's message quotes the
+// path, which can be as long as the reference).
+const maxDetail = 1024
+
+// displayText bounds an error's text to maxDetail bytes.
+func displayText(s string) string {
+	if len(s) <= maxDetail {
+		return s
+	}
+	cut := maxDetail
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
 
 // displayRef renders reference text for an error message: as is when it is
 // short and printable, otherwise quoted and truncated, so that every error
@@ -62,4 +78,21 @@ func displayRef(s string) string {
 		s += "..."
 	}
 	return s
+}
+
+// Errors lists the members of a joined error, depth first, so that each
+// failed variable can get its own log line; any other error is a list of
+// one.
+func Errors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range joined.Unwrap() {
+			out = append(out, Errors(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }

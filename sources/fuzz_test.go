@@ -87,3 +87,54 @@ func TestRoundTripQueryNeverNil(t *testing.T) {
 		t.Fatalf("Query = %#v", r.Query)
 	}
 }
+
+// FuzzScanEmbedded checks that finding references inside a longer value
+// never panics, keeps errors on one line, and loses no literal text: the
+// parts put back together, with each reference's text and its "+", give
+// the value again.
+func FuzzScanEmbedded(f *testing.F) {
+	for _, s := range []string{
+		"postgres://app:ref+file:///pw+@db:5432/app",
+		"u=ref+file:///u+;p=ref+file:///p",
+		"x ref+file://+ y ref+nope://z ref+file:/// ref+",
+		"ref+file:///a+ref+file:///b",
+	} {
+		f.Add(s)
+	}
+	opts := sources.ScanOptions{IsBackend: func(b string) bool { return b == "file" }}
+	f.Fuzz(func(t *testing.T, value string) {
+		if strings.HasPrefix(value, "ref+") || strings.ContainsAny(value, "=\x00") {
+			return // a whole reference, or not one value
+		}
+		plain, reqs, err := sources.Scan([]string{"V=" + value}, opts)
+		if err != nil {
+			for _, e := range sources.Errors(err) {
+				if strings.ContainsAny(e.Error(), "\n\r") {
+					t.Fatalf("multi-line error: %q", e)
+				}
+			}
+			return
+		}
+		if len(reqs) == 0 {
+			if len(plain) != 1 || plain[0] != "V="+value {
+				t.Fatalf("plain %q for %q", plain, value)
+			}
+			return
+		}
+		var b strings.Builder
+		for _, p := range reqs[0].Parts {
+			if p.Ref == nil {
+				b.WriteString(p.Text)
+				continue
+			}
+			b.WriteString(p.Ref.Raw)
+			if b.Len() >= len(value) || value[b.Len()] != '+' {
+				continue // a reference that ran to the end of the value
+			}
+			b.WriteByte('+')
+		}
+		if b.String() != value {
+			t.Fatalf("parts of %q put back together give %q", value, b.String())
+		}
+	})
+}

@@ -12,13 +12,14 @@ import (
 // Common query parameters, understood by every backend and removed from
 // Ref.Query.
 const (
-	paramOptional = "optional"
-	paramAs       = "as"
+	paramOptional   = "optional"
+	paramAs         = "as"
+	paramAllowEmpty = "allow_empty"
 )
 
-// ParseRef parses a reference ref+BACKEND://PATH[?QUERY][#FRAGMENT], with an
-// optional trailing "+" (vals' terminator). Errors contain the reference text
-// and nothing else.
+// ParseRef is parseRef with the reference in its errors. hush itself parses
+// references only through Scan; the backends' tests use ParseRef to build
+// requests the way Scan would.
 func ParseRef(value string) (Ref, error) {
 	r, err := parseRef(value)
 	if err != nil {
@@ -27,8 +28,9 @@ func ParseRef(value string) (Ref, error) {
 	return r, nil
 }
 
-// parseRef is ParseRef without the reference in its errors, for callers
-// (Scan) that put it in a VarError themselves.
+// parseRef parses a reference ref+BACKEND://PATH[?QUERY][#FRAGMENT], with
+// an optional trailing "+" (vals' terminator). Its errors never quote the
+// reference: Scan puts it in a VarError, bounded.
 func parseRef(value string) (Ref, error) {
 	if !IsRef(value) {
 		return Ref{}, errors.New(`a reference starts with "ref+"`)
@@ -61,7 +63,11 @@ func parseRef(value string) (Ref, error) {
 	if err != nil {
 		return Ref{}, fmt.Errorf("query: %w", err)
 	}
-	optional, err := takeParam(query, paramOptional, map[string]bool{"": true, "true": true, "false": false})
+	optional, err := takeBool(query, paramOptional)
+	if err != nil {
+		return Ref{}, err
+	}
+	allowEmpty, err := takeBool(query, paramAllowEmpty)
 	if err != nil {
 		return Ref{}, err
 	}
@@ -85,13 +91,14 @@ func parseRef(value string) (Ref, error) {
 	}
 
 	return Ref{
-		Raw:      value,
-		Backend:  backend,
-		Path:     path,
-		Query:    query,
-		Pointer:  pointer,
-		Optional: optional,
-		AsFile:   asFile,
+		Raw:        value,
+		Backend:    backend,
+		Path:       path,
+		Query:      query,
+		Pointer:    pointer,
+		Optional:   optional,
+		AllowEmpty: allowEmpty,
+		AsFile:     asFile,
 	}, nil
 }
 
@@ -123,27 +130,54 @@ func checkBackendName(name string) error {
 	return nil
 }
 
+// takeBool removes a common boolean parameter; present without a value
+// (?optional) it means true.
+func takeBool(query url.Values, key string) (bool, error) {
+	v, ok, err := takeOne(query, key)
+	if err != nil || !ok {
+		return false, err
+	}
+	if v == "" {
+		return true, nil
+	}
+	b, err := ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("query parameter %s: %w", key, err)
+	}
+	return b, nil
+}
+
 // takeParam removes a common parameter from query and maps its value through
-// allowed. A parameter given twice is an error rather than a silent pick.
+// allowed.
 func takeParam(query url.Values, key string, allowed map[string]bool) (bool, error) {
+	v, ok, err := takeOne(query, key)
+	if err != nil || !ok {
+		return false, err
+	}
+	b, ok := allowed[v]
+	if !ok {
+		return false, fmt.Errorf("query parameter %s=%q: want one of %s", key, v, allowedList(allowed))
+	}
+	return b, nil
+}
+
+// takeOne removes a common parameter from query and returns its value. A
+// parameter given twice is an error rather than a silent pick.
+func takeOne(query url.Values, key string) (string, bool, error) {
 	vals, ok := query[key]
 	if !ok {
-		return false, nil
+		return "", false, nil
 	}
 	delete(query, key)
 	if len(vals) > 1 {
-		return false, fmt.Errorf("query parameter %q given more than once", key)
+		return "", false, fmt.Errorf("query parameter %q given more than once", key)
 	}
-	v, ok := allowed[vals[0]]
-	if !ok {
-		return false, fmt.Errorf("query parameter %s=%q: want one of %s", key, vals[0], allowedList(allowed))
-	}
-	return v, nil
+	return vals[0], true, nil
 }
 
 func allowedList(allowed map[string]bool) string {
 	var names []string
-	for _, k := range []string{"true", "false", "file", "env"} {
+	for _, k := range []string{"file", "env"} {
 		if _, ok := allowed[k]; ok {
 			names = append(names, k)
 		}

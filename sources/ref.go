@@ -14,10 +14,14 @@ type Ref struct {
 	Raw      string     // the reference text as written
 	Backend  string     // "file", "vault", ...
 	Path     string     // backend-specific, percent-decoded; for file "/abs/path" or "rel/path"
-	Query    url.Values // backend-specific parameters (common ones removed); never nil after ParseRef
+	Query    url.Values // backend-specific parameters (common ones removed); never nil once parsed
 	Pointer  string     // RFC 6901 JSON pointer from the fragment, "" = whole document
 	Optional bool       // ?optional=true: a missing secret leaves the variable unset
-	AsFile   bool       // ?as=file: deliver this one as a file
+	// AllowEmpty (?allow_empty=true) accepts an empty value, which is
+	// otherwise refused as the likely sign of a truncated file or an unset
+	// key.
+	AllowEmpty bool
+	AsFile     bool // ?as=file: deliver this one as a file
 }
 
 // IsRef reports whether an environment value is a reference (and so must
@@ -42,7 +46,7 @@ func (r Ref) Group() GroupKey {
 
 // String renders r canonically: common parameters merged into the sorted
 // query, everything outside a conservative character set percent-encoded,
-// no trailing "+". ParseRef(r.String()) yields r again (apart from Raw).
+// no trailing "+". Parsing r.String() yields r again (apart from Raw).
 func (r Ref) String() string {
 	var b strings.Builder
 	b.WriteString(refPrefix)
@@ -55,6 +59,9 @@ func (r Ref) String() string {
 	}
 	if r.Optional {
 		q.Set(paramOptional, "true")
+	}
+	if r.AllowEmpty {
+		q.Set(paramAllowEmpty, "true")
 	}
 	if r.AsFile {
 		q.Set(paramAs, "file")

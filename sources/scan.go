@@ -19,11 +19,19 @@ type ScanOptions struct {
 	// convention is opt-in because PID_FILE, LOG_FILE or CONFIG_FILE are
 	// common and are not secrets. The caller splits comma lists.
 	FileEnvPatterns []string
-	// KnownBackends reports whether a backend name is compiled in; nil
-	// accepts every name (Resolve still rejects unknown ones).
-	KnownBackends func(backend string) bool
-	// ValidateRef, when set, checks a parsed reference further, e.g. its
-	// backend query parameters; Resolver.ValidateRef fits.
+	// IsBackend reports whether a name is a backend of this build, which
+	// tells a reference inside a longer value ("...:ref+vault://db#/pw+@...")
+	// from text that merely contains "ref+"; Resolver.HasBackend fits. nil
+	// looks for no reference inside longer values.
+	IsBackend func(name string) bool
+	// Reserved names the variables the _FILE convention must never set
+	// (hush's own HUSH_* settings): their X_FILE passes through as is.
+	Reserved func(name string) bool
+	// ValidateRef checks a parsed reference against the backends this
+	// build has (the backend exists, accepts the query parameters);
+	// Resolver.ValidateRef fits. This is the one place a reference is
+	// validated: Resolve trusts what Scan let through. nil accepts every
+	// reference that parses.
 	ValidateRef func(Ref) error
 }
 
@@ -31,7 +39,9 @@ type ScanOptions struct {
 // through untouched and in order, and reference requests, in environment
 // order. A later duplicate of a name replaces an earlier one, as os/exec
 // does. Every malformed reference, unknown backend, invalid query and _FILE
-// conflict is reported, one error per variable, joined.
+// conflict is reported, one error per variable, joined; the variables that
+// were fine are still returned, so that a caller can report what reading
+// them finds in the same run. A variable in error is in neither list.
 func Scan(environ []string, opts ScanOptions) (plain []string, reqs []Request, err error) {
 	var errs []error
 	for _, p := range opts.FileEnvPatterns {
@@ -44,7 +54,7 @@ func Scan(environ []string, opts ScanOptions) (plain []string, reqs []Request, e
 	}
 
 	entries := dedupEnv(environ)
-	fileReqs, errs := applyFileEnv(entries, opts.FileEnvPatterns)
+	fileReqs, errs := applyFileEnv(entries, opts)
 
 	for i, e := range entries {
 		switch {
@@ -66,26 +76,26 @@ func Scan(environ []string, opts ScanOptions) (plain []string, reqs []Request, e
 				continue
 			}
 			reqs = append(reqs, Request{Name: e.name, Ref: ref})
+		case e.hasValue && opts.IsBackend != nil && strings.Contains(e.value, refPrefix):
+			found := findEmbedded(e.value, opts.IsBackend)
+			if len(found) == 0 {
+				plain = append(plain, e.kv)
+				continue
+			}
+			parts, err := embeddedParts(e.name, e.value, found, opts)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			reqs = append(reqs, Request{Name: e.name, Parts: parts})
 		default:
 			plain = append(plain, e.kv)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
-	}
-	return plain, reqs, nil
+	return plain, reqs, errors.Join(errs...)
 }
 
 func checkRef(ref Ref, opts ScanOptions) error {
-	if opts.KnownBackends != nil && !opts.KnownBackends(ref.Backend) {
-		// ValidateRef's error names the backends this build has.
-		if opts.ValidateRef != nil {
-			if err := opts.ValidateRef(ref); err != nil {
-				return err
-			}
-		}
-		return fmt.Errorf("unknown backend %q", ref.Backend)
-	}
 	if opts.ValidateRef != nil {
 		return opts.ValidateRef(ref)
 	}
@@ -146,7 +156,8 @@ func dedupEnv(environ []string) []envEntry {
 // X_FILE never reaches the child. An X_FILE whose value is itself a
 // reference is left alone: it is an ordinary reference (typically ?as=file,
 // giving the app the path it expects).
-func applyFileEnv(entries []envEntry, patterns []string) ([]*Request, []error) {
+func applyFileEnv(entries []envEntry, opts ScanOptions) ([]*Request, []error) {
+	patterns := opts.FileEnvPatterns
 	reqs := make([]*Request, len(entries))
 	if len(patterns) == 0 {
 		return reqs, nil
@@ -160,7 +171,8 @@ func applyFileEnv(entries []envEntry, patterns []string) ([]*Request, []error) {
 	var errs []error
 	for i, e := range entries {
 		target, ok := strings.CutSuffix(e.name, fileSuffix)
-		if !e.hasValue || !ok || target == "" || IsRef(e.value) || !matchAny(patterns, target) {
+		if !e.hasValue || !ok || target == "" || IsRef(e.value) || !matchAny(patterns, target) ||
+			(opts.Reserved != nil && opts.Reserved(target)) {
 			continue
 		}
 		entries[i].drop = true

@@ -15,8 +15,10 @@ import (
 func scanOptions(patterns ...string) sources.ScanOptions {
 	return sources.ScanOptions{
 		FileEnvPatterns: patterns,
-		KnownBackends:   func(b string) bool { return b == "file" || b == "vault" },
 		ValidateRef: func(r sources.Ref) error {
+			if r.Backend != "file" && r.Backend != "vault" {
+				return fmt.Errorf("unknown backend %q", r.Backend)
+			}
 			for k := range r.Query {
 				if r.Backend != "vault" || k != "version" {
 					return fmt.Errorf("unknown query parameter %q", k)
@@ -168,9 +170,14 @@ func TestScanErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("Scan: no error")
 			}
-			if plain != nil || reqs != nil {
-				t.Errorf("Scan returned results with an error: %q %+v", plain, reqs)
+			for _, r := range reqs {
+				for _, w := range tt.want {
+					if strings.HasPrefix(w, r.Name+":") {
+						t.Errorf("%s is in error and still a request", r.Name)
+					}
+				}
 			}
+			_ = plain
 			msg := err.Error()
 			if lines := strings.Split(msg, "\n"); len(lines) != len(tt.want) {
 				t.Errorf("error has %d lines, want %d:\n%s", len(lines), len(tt.want), msg)
@@ -202,7 +209,7 @@ func TestScanFileRefValidated(t *testing.T) {
 	t.Parallel()
 	opts := sources.ScanOptions{
 		FileEnvPatterns: []string{"*"},
-		KnownBackends:   func(string) bool { return false },
+		ValidateRef:     func(r sources.Ref) error { return fmt.Errorf("unknown backend %q", r.Backend) },
 	}
 	_, _, err := sources.Scan([]string{"K_FILE=/k"}, opts)
 	if err == nil || !strings.Contains(err.Error(), `K (from K_FILE): ref+file:///k: unknown backend "file"`) {

@@ -2,7 +2,6 @@ package sources
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 )
@@ -43,17 +42,10 @@ func (s Secret) Bytes() []byte {
 // Len returns the length of the value in bytes.
 func (s Secret) Len() int { return len(s.Bytes()) }
 
-// Digest returns the SHA-256 of the value, for change detection and for
-// "hush check" output.
+// Digest returns the SHA-256 of the value, for change detection. It never
+// leaves hush's memory: printed, a digest of a short secret lets it be
+// searched offline.
 func (s Secret) Digest() [32]byte { return sha256.Sum256(s.Bytes()) }
-
-// ShortDigest returns the first 8 hex characters of the SHA-256 of the value:
-// enough to tell two values apart in a report, too little to brute-force a
-// realistic secret.
-func (s Secret) ShortDigest() string {
-	d := s.Digest()
-	return hex.EncodeToString(d[:4])
-}
 
 // String implements fmt.Stringer.
 func (Secret) String() string { return redacted }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
+
+	"github.com/hushinit/hush/sources"
 )
 
 // newLogger writes hush's own logs to stderr. No value ever reaches a
@@ -15,9 +17,38 @@ import (
 // "[redacted]", and errors are built from names and references only.
 func newLogger(o options, w io.Writer) *slog.Logger {
 	if o.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: o.logLevel})).With("logger", "hush")
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: o.logLevel, ReplaceAttr: boundAttr})).With("logger", "hush")
 	}
 	return slog.New(&textHandler{w: w, mu: &sync.Mutex{}, level: o.logLevel})
+}
+
+// maxAttr bounds one attribute of a log record. Errors already quote at
+// most a bounded part of a reference; this is the net under every other
+// path (a backend's message that repeats a 100 KB path), so that no input
+// makes a log line of its size.
+const maxAttr = 2048
+
+// boundAttr cuts a long string attribute, on a rune boundary.
+func boundAttr(_ []string, a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	if v.Kind() != slog.KindString && v.Kind() != slog.KindAny {
+		return a
+	}
+	if s := v.String(); len(s) > maxAttr {
+		return slog.String(a.Key, bound(s))
+	}
+	return a
+}
+
+func bound(s string) string {
+	if len(s) <= maxAttr {
+		return s
+	}
+	cut := maxAttr
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // textHandler writes one line per record for people reading `docker logs`:
@@ -53,7 +84,7 @@ func (h *textHandler) Handle(_ context.Context, r slog.Record) error {
 	b.WriteString(r.Message)
 	var rest strings.Builder
 	write := func(a slog.Attr) bool {
-		v := a.Value.Resolve().String()
+		v := bound(a.Value.Resolve().String())
 		if a.Key == "err" {
 			b.WriteString(": ")
 			b.WriteString(v)
@@ -83,12 +114,7 @@ func (h *textHandler) Handle(_ context.Context, r slog.Record) error {
 // logError logs each error of a joined error as its own line, so that a run
 // with three bad references reports three lines, each naming its variable.
 func logError(log *slog.Logger, msg string, err error) {
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) {
-		for _, e := range joined.Unwrap() {
-			logError(log, msg, e)
-		}
-		return
+	for _, e := range sources.Errors(err) {
+		log.Error(msg, "err", e.Error())
 	}
-	log.Error(msg, "err", err.Error())
 }

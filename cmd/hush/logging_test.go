@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func textLogger(level slog.Level) (*slog.Logger, *bytes.Buffer) {
@@ -197,6 +198,25 @@ func TestLogError(t *testing.T) {
 		got := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 			t.Errorf("%s: logged\n%s\nwant\n%s", tt.name, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+		}
+	}
+}
+
+// TestLogBounded: no attribute makes a line longer than about maxAttr, in
+// either format.
+func TestLogBounded(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 50_000)
+	for _, format := range []string{"text", "json"} {
+		var buf bytes.Buffer
+		o := defaultOptions()
+		o.logFormat = format
+		newLogger(o, &buf).Warn("retrying", "err", errors.New("find the mount of secret/"+long), "path", long, "n", 3)
+		if n := buf.Len(); n > 3*maxAttr+200 {
+			t.Errorf("%s: a %d-byte line", format, n)
+		}
+		if !utf8.Valid(buf.Bytes()) || !strings.Contains(buf.String(), "find the mount of secret/") {
+			t.Errorf("%s: %.200q", format, buf.String())
 		}
 	}
 }

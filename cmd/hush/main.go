@@ -43,21 +43,25 @@ func run(ctx context.Context, sigs *shim.Signals, args []string, getenv func(str
 		usageError(stderr, errors.New("no command given"))
 		return shim.ExitHushFailed
 	}
-	switch rest[0] {
-	case "version":
-		fmt.Fprintf(stdout, "hush version %s\n", version)
-		return 0
-	case "check":
-		// Options may also follow the subcommand: hush check --file-env '*'.
-		more, extra, err := parseOptionsOnto(opts, rest[1:])
-		if err != nil || len(extra) > 0 {
-			if err == nil {
+	// A subcommand is only ever hush's own first word: after "--" (as in
+	// ENTRYPOINT ["hush", "--"] with CMD ["check"]) it is the program.
+	if !opts.dashDash {
+		switch rest[0] {
+		case "version":
+			fmt.Fprintf(stdout, "hush version %s\n", version)
+			return 0
+		case "check":
+			// Options may also follow the subcommand: hush check --file-env '*'.
+			more, extra, err := parseOptionsOnto(opts, rest[1:])
+			if err == nil && len(extra) > 0 {
 				err = fmt.Errorf("check takes no arguments, got %q", strings.Join(extra, " "))
 			}
-			usageError(stderr, err)
-			return shim.ExitHushFailed
+			if err != nil {
+				usageError(stderr, err)
+				return shim.ExitHushFailed
+			}
+			return runCheck(ctx, more, environ, getenv, stdout, newLogger(more, stderr))
 		}
-		return runCheck(ctx, more, environ, getenv, stdout, newLogger(more, stderr))
 	}
 	log := newLogger(opts, stderr)
 	return supervise(ctx, sigs, opts, rest, environ, getenv, log)
@@ -66,18 +70,14 @@ func run(ctx context.Context, sigs *shim.Signals, args []string, getenv func(str
 // usageError reports a bad command line in one line, the way every other
 // error of hush reads.
 func usageError(w io.Writer, err error) {
-	msg := err.Error()
-	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		msg = "unknown option " + name
-	}
-	fmt.Fprintf(w, "hush: error: %s (see hush --help)\n", msg)
+	fmt.Fprintf(w, "hush: error: %s (see hush --help)\n", err)
 }
 
 const usage = `hush: a PID-1 entrypoint that resolves secret references for one child.
 
 Usage:
   hush [OPTIONS] [--] COMMAND [ARG...]
-  hush check [OPTIONS]     resolve every reference, print a redacted table
+  hush check [OPTIONS]     resolve every reference, print a table without values
   hush version | --version | -V
 
 Options (each also as HUSH_<NAME>, e.g. HUSH_PROCESS_GROUP=1; flags win):
@@ -97,6 +97,8 @@ Options (each also as HUSH_<NAME>, e.g. HUSH_PROCESS_GROUP=1; flags win):
       --keep-env NAME      keep a credential hush used in the child's environment (repeatable)
       --file-env PATTERN   turn X_FILE=/path into X for names matching PATTERN (repeatable, globs)
       --files-dir DIR      tmpfs or ramfs for secrets delivered as files (default /dev/shm)
+      --digest-key-file F  hush check: add HMAC-SHA256 digests keyed with F's content, to compare
+                           deployments (whoever has the key and the table can test guesses offline)
       --revoke-on-exit     revoke the Vault leases (and login token) hush took when it exits
   -v, --verbose            debug logs (same as --log-level debug)
       --log-level LEVEL    debug, info (default), warn or error

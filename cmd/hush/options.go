@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hushinit/hush/plan"
 	"github.com/hushinit/hush/shim"
 	"github.com/hushinit/hush/sources"
 )
@@ -23,7 +24,7 @@ type options struct {
 	rewrite        map[syscall.Signal]syscall.Signal
 	user           string
 	drain          time.Duration
-	onChange       onChange
+	onChange       plan.OnChange
 	stopSignal     syscall.Signal
 	stopTimeout    time.Duration
 	deliver        string
@@ -34,24 +35,22 @@ type options struct {
 	keepEnv        []string
 	fileEnv        []string
 	filesDir       string
+	digestKeyFile  string
 	revokeOnExit   bool
 	logLevel       slog.Level
 	logFormat      string
 	help           bool
 	version        bool
-}
-
-// onChange is what --on-change asks for when a secret rotates.
-type onChange struct {
-	action string // restart, signal, exit, none
-	signal syscall.Signal
+	// dashDash is set when "--" ended the options: what follows is a
+	// command even if it is named check or version.
+	dashDash bool
 }
 
 func defaultOptions() options {
 	return options{
 		remapExit:      map[int]bool{},
 		rewrite:        map[syscall.Signal]syscall.Signal{},
-		onChange:       onChange{action: "restart"},
+		onChange:       plan.OnChange{Action: plan.ActionRestart},
 		stopSignal:     syscall.SIGTERM,
 		stopTimeout:    10 * time.Second,
 		deliver:        "env",
@@ -156,6 +155,10 @@ func optionTable() []option {
 			o.filesDir = v
 			return nil
 		}},
+		{long: "digest-key-file", set: func(o *options, v string) error {
+			o.digestKeyFile = v
+			return nil
+		}},
 		{long: "revoke-on-exit", isBool: true, set: func(o *options, v string) (err error) {
 			o.revokeOnExit, err = parseBool(v)
 			return err
@@ -215,29 +218,28 @@ func positiveDurationSetter(field func(*options) *time.Duration) func(*options, 
 	}
 }
 
+// parseBool reads a boolean option; an empty value (--process-group=) is
+// false, as an empty HUSH_* variable is unset.
 func parseBool(v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "1", "true", "yes", "on":
-		return true, nil
-	case "0", "false", "no", "off", "":
+	if v == "" {
 		return false, nil
 	}
-	return false, fmt.Errorf("%q is not a boolean (1/0, true/false)", v)
+	return sources.ParseBool(v)
 }
 
-func parseOnChange(v string) (onChange, error) {
+func parseOnChange(v string) (plan.OnChange, error) {
 	switch v {
-	case "restart", "exit", "none":
-		return onChange{action: v}, nil
+	case plan.ActionRestart, plan.ActionExit, plan.ActionNone:
+		return plan.OnChange{Action: v}, nil
 	}
 	if name, ok := strings.CutPrefix(v, "signal:"); ok {
 		sig, err := shim.ParseSignal(name)
 		if err != nil {
-			return onChange{}, err
+			return plan.OnChange{}, err
 		}
-		return onChange{action: "signal", signal: sig}, nil
+		return plan.OnChange{Action: plan.ActionSignal, Signal: sig}, nil
 	}
-	return onChange{}, fmt.Errorf("%q is not restart, signal:SIGNAME, exit or none", v)
+	return plan.OnChange{}, fmt.Errorf("%q is not restart, signal:SIGNAME, exit or none", v)
 }
 
 // flagValue adapts an option to the flag package.
@@ -297,7 +299,72 @@ func parseOptionsOnto(o options, args []string) (options, []string, error) {
 			o.help = true
 			return o, nil, nil
 		}
-		return o, nil, err
+		return o, nil, asWritten(err, args)
 	}
-	return o, fs.Args(), nil
+	rest := fs.Args()
+	used := len(args) - len(rest)
+	o.dashDash = used > 0 && args[used-1] == "--"
+	return o, rest, nil
+}
+
+// asWritten names an option the way the user wrote it: the flag package
+// reports --bogus as -bogus and --stop-signal as -stop-signal.
+func asWritten(err error, args []string) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return fmt.Errorf("unknown option %s", spelled(name, args))
+	}
+	for _, marker := range []string{"for flag -", "flag needs an argument: -"} {
+		before, after, ok := strings.Cut(msg, marker)
+		if !ok {
+			continue
+		}
+		name, rest, _ := strings.Cut(after, ":")
+		if rest != "" {
+			rest = ":" + rest
+		}
+		return fmt.Errorf("%s%s%s", before+strings.TrimSuffix(marker, "-"), spelled(name, args), rest)
+	}
+	return err
+}
+
+// spelled finds how name was written on the command line (-x, --name).
+func spelled(name string, args []string) string {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if n, _, _ := strings.Cut(a, "="); strings.HasPrefix(n, "-") && strings.TrimLeft(n, "-") == name {
+			return n
+		}
+	}
+	return "-" + name
+}
+
+// isOption reports whether arg is one of hush's options (-g, --deliver,
+// --deliver=file, ...).
+func isOption(arg string) bool {
+	return optionFor(arg) != nil
+}
+
+func optionFor(arg string) *option {
+	name, _, _ := strings.Cut(arg, "=")
+	if !strings.HasPrefix(name, "-") {
+		return nil
+	}
+	name = strings.TrimLeft(name, "-")
+	for _, opt := range optionTable() {
+		if opt.long == name || (opt.short != "" && opt.short == name) {
+			return &opt
+		}
+	}
+	return nil
+}
+
+// optionEnvName is the HUSH_* variable of the option arg names.
+func optionEnvName(arg string) string {
+	if opt := optionFor(arg); opt != nil {
+		return opt.envName()
+	}
+	return "HUSH_..."
 }

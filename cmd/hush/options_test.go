@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hushinit/hush/plan"
 )
 
 // envFunc turns NAME=value pairs into a getenv.
@@ -38,7 +40,7 @@ func TestParseOptionsDefaults(t *testing.T) {
 		{"rewrite", len(o.rewrite), 0},
 		{"user", o.user, ""},
 		{"drain", o.drain, time.Duration(0)},
-		{"onChange", o.onChange, onChange{action: "restart"}},
+		{"onChange", o.onChange, plan.OnChange{Action: "restart"}},
 		{"stopSignal", o.stopSignal, syscall.SIGTERM},
 		{"stopTimeout", o.stopTimeout, 10 * time.Second},
 		{"deliver", o.deliver, "env"},
@@ -91,7 +93,7 @@ func TestParseOptionsEachOption(t *testing.T) {
 		{"drain", []string{"--drain", "5s"}, "HUSH_DRAIN=5s",
 			func(o options) bool { return o.drain == 5*time.Second }},
 		{"on-change", []string{"--on-change", "signal:HUP"}, "HUSH_ON_CHANGE=signal:HUP",
-			func(o options) bool { return o.onChange == onChange{action: "signal", signal: syscall.SIGHUP} }},
+			func(o options) bool { return o.onChange == plan.OnChange{Action: "signal", Signal: syscall.SIGHUP} }},
 		{"stop signal", []string{"--stop-signal", "SIGINT"}, "HUSH_STOP_SIGNAL=INT",
 			func(o options) bool { return o.stopSignal == syscall.SIGINT }},
 		{"stop timeout", []string{"--stop-timeout", "1m30s"}, "HUSH_STOP_TIMEOUT=90s",
@@ -331,22 +333,22 @@ func TestParseOnChange(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		in   string
-		want onChange
+		want plan.OnChange
 		ok   bool
 	}{
-		{"restart", onChange{action: "restart"}, true},
-		{"exit", onChange{action: "exit"}, true},
-		{"none", onChange{action: "none"}, true},
-		{"signal:HUP", onChange{action: "signal", signal: syscall.SIGHUP}, true},
-		{"signal:SIGUSR1", onChange{action: "signal", signal: syscall.SIGUSR1}, true},
-		{"signal:10", onChange{action: "signal", signal: syscall.SIGUSR1}, true},
-		{"signal:RTMIN+1", onChange{action: "signal", signal: 35}, true},
-		{"signal:bogus", onChange{}, false},
-		{"signal:", onChange{}, false},
-		{"signal", onChange{}, false},
-		{"Restart", onChange{}, false},
-		{"", onChange{}, false},
-		{"kill", onChange{}, false},
+		{"restart", plan.OnChange{Action: "restart"}, true},
+		{"exit", plan.OnChange{Action: "exit"}, true},
+		{"none", plan.OnChange{Action: "none"}, true},
+		{"signal:HUP", plan.OnChange{Action: "signal", Signal: syscall.SIGHUP}, true},
+		{"signal:SIGUSR1", plan.OnChange{Action: "signal", Signal: syscall.SIGUSR1}, true},
+		{"signal:10", plan.OnChange{Action: "signal", Signal: syscall.SIGUSR1}, true},
+		{"signal:RTMIN+1", plan.OnChange{Action: "signal", Signal: 35}, true},
+		{"signal:bogus", plan.OnChange{}, false},
+		{"signal:", plan.OnChange{}, false},
+		{"signal", plan.OnChange{}, false},
+		{"Restart", plan.OnChange{}, false},
+		{"", plan.OnChange{}, false},
+		{"kill", plan.OnChange{}, false},
 	}
 	for _, tt := range tests {
 		got, err := parseOnChange(tt.in)
@@ -395,37 +397,5 @@ func TestParseOptionsOnto(t *testing.T) {
 	}
 	if !more.processGroup || more.stopTimeout != 3*time.Second || !slices.Equal(more.fileEnv, []string{"*"}) {
 		t.Errorf("merged options wrong: %+v", more)
-	}
-}
-
-func TestScrub(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		env  []string
-		keep []string
-		want []string
-	}{
-		{"removes HUSH_*",
-			[]string{"HUSH_DEBOUNCE=1s", "PATH=/bin", "HUSH_X=1", "HUSH_=y", "VAULT_TOKEN=t"}, nil,
-			[]string{"PATH=/bin", "VAULT_TOKEN=t"}},
-		{"prefix must be HUSH_",
-			[]string{"HUSHX=1", "MY_HUSH_X=2", "hush_x=3"}, nil,
-			[]string{"HUSHX=1", "MY_HUSH_X=2", "hush_x=3"}},
-		{"keep-env keeps a HUSH_ name",
-			[]string{"HUSH_KEEP=1", "HUSH_DROP=2", "A=b"}, []string{"HUSH_KEEP"},
-			[]string{"HUSH_KEEP=1", "A=b"}},
-		{"keep-env of other names changes nothing",
-			[]string{"HUSH_DROP=2", "VAULT_TOKEN=t"}, []string{"VAULT_TOKEN"},
-			[]string{"VAULT_TOKEN=t"}},
-		{"entry without =",
-			[]string{"HUSH_FLAG", "OTHER"}, nil,
-			[]string{"OTHER"}},
-		{"empty", nil, nil, []string{}},
-	}
-	for _, tt := range tests {
-		if got := scrub(tt.env, tt.keep); !slices.Equal(got, tt.want) {
-			t.Errorf("%s: scrub(%q, %q) = %q, want %q", tt.name, tt.env, tt.keep, got, tt.want)
-		}
 	}
 }

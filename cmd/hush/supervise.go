@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hushinit/hush/plan"
 	"github.com/hushinit/hush/shim"
 )
 
@@ -16,7 +19,13 @@ const (
 	groupFile  = "/etc/group"
 )
 
+// supervise is a whole run, top to bottom: plan, watch, start the child,
+// act on rotations while supervising it, then join and clean up.
 func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, environ []string, getenv func(string) string, log *slog.Logger) int {
+	if os.Getpid() != 1 {
+		log.Debug("hush is not PID 1: it makes itself a child subreaper so that orphans are still reaped",
+			"pid", os.Getpid(), "parent", os.Getppid())
+	}
 	if err := shim.BecomeSubreaper(); err != nil {
 		log.Warn("orphaned processes will not be reaped", "err", err)
 	}
@@ -34,18 +43,12 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 		}
 		user = &u
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		log.Error("cannot start", "err", err.Error())
-		return shim.ExitHushFailed
-	}
-	plan, err := newSecretPlan(opts, environ, getenv, wd, user, log)
+	p, err := newPlan(opts, environ, argv, getenv, user, log)
 	if err != nil {
 		logError(log, "cannot start", err)
 		return shim.ExitHushFailed
 	}
-	defer plan.Close()
-	if plan.holdsSecrets() {
+	if p.HoldsSecrets() {
 		// hush keeps the current values in memory for rotations: no core
 		// dump, and no ptrace or /proc/PID/mem reading by processes
 		// without CAP_SYS_PTRACE, even of the same user.
@@ -53,9 +56,30 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 			log.Warn("cannot mark hush non-dumpable", "err", err.Error())
 		}
 	}
-	if opts.onChange.action == "signal" && opts.deliver == "env" && plan.hasEnvDelivered() {
+	if opts.onChange.Action == plan.ActionSignal && opts.deliver == "env" && p.EnvDelivered() {
 		log.Warn("--on-change signal cannot change environment variables of a running process; " +
 			"only secrets delivered as files (--deliver file or ?as=file) will reach the child")
+	}
+	code, err := superviseChild(ctx, p, sigs, opts, argv, user, log)
+	if err != nil {
+		logError(log, "cannot start", err)
+	}
+	return code
+}
+
+// superviseChild watches, starts the child and supervises it. When it
+// returns, every goroutine it started has ended and p is closed.
+func superviseChild(ctx context.Context, p *plan.Plan, sigs *shim.Signals, opts options,
+	argv []string, user *shim.User, log *slog.Logger) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer p.Close() // last: no goroutine can write a secret file any more
+	defer wg.Wait()
+	defer cancel() // first: ends the watchers and Rotate
+
+	watching, err := p.Watch(ctx)
+	if err != nil {
+		return shim.ExitHushFailed, err
 	}
 	sup := shim.New(shim.Config{
 		Argv:         argv,
@@ -68,16 +92,53 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 		StopTimeout:  opts.stopTimeout,
 		Logger:       log,
 	}, sigs)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	requests, err := plan.watch(ctx)
-	if err != nil {
-		logError(log, "cannot start", err)
-		return shim.ExitHushFailed
+	code, started, err := sup.Start(ctx, p.Prepare)
+	if !started {
+		return code, misplacedOption(argv, code, err)
 	}
-	code, err := sup.Run(ctx, plan.firstEnvironment, requests)
-	if err != nil {
-		logError(log, "cannot start", err)
+	var requests chan shim.Request
+	if watching {
+		requests = make(chan shim.Request)
+		wg.Go(func() { p.Rotate(ctx, requests) })
 	}
-	return code
+	return sup.Supervise(requests)
+}
+
+// misplacedOption adds a hint when the command hush could not find is one
+// of hush's own options: `docker run IMAGE --deliver file app` puts options
+// after the image's ENTRYPOINT ["hush", "--"].
+func misplacedOption(argv []string, code int, err error) error {
+	if err == nil || code != shim.ExitNotFound || len(argv) == 0 || !isOption(argv[0]) {
+		return err
+	}
+	return fmt.Errorf("%w; %s is an option of hush, and options go before \"--\" "+
+		"(ENTRYPOINT [\"hush\", \"%s\", ..., \"--\"]) or into HUSH_* variables (%s=...)",
+		err, argv[0], argv[0], optionEnvName(argv[0]))
+}
+
+func newPlan(opts options, environ, argv []string, getenv func(string) string, user *shim.User, log *slog.Logger) (*plan.Plan, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	var owner *plan.Owner
+	if user != nil {
+		owner = &plan.Owner{UID: int(user.UID), GID: int(user.GID)}
+	}
+	return plan.New(plan.Config{
+		Environ:        environ,
+		Argv:           argv,
+		Backends:       registerBackends(backendConfig{workDir: wd, getenv: getenv, opts: opts, log: log}),
+		FileEnv:        opts.fileEnv,
+		KeepEnv:        opts.keepEnv,
+		DeliverFiles:   opts.deliver == "file",
+		FilesDir:       opts.filesDir,
+		Owner:          owner,
+		OnChange:       opts.onChange,
+		StartupTimeout: opts.startupTimeout,
+		PollInterval:   opts.pollInterval,
+		Debounce:       opts.debounce,
+		Splay:          opts.splay,
+		Logger:         log,
+	}), nil
 }

@@ -86,15 +86,18 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open(%q): %v", base, err)
 		}
-		if filepath.Dir(d.Path()) != DefaultBase || !strings.HasPrefix(filepath.Base(d.Path()), "hush-") {
-			t.Errorf("Open(%q).Path() = %s, want %s/hush-*", base, d.Path(), DefaultBase)
+		outer := filepath.Dir(d.path)
+		if filepath.Dir(outer) != DefaultBase || !strings.HasPrefix(filepath.Base(outer), "hush-") {
+			t.Errorf("Open(%q): files in %s, want %s/hush-*/*", base, d.path, DefaultBase)
 		}
-		mode, uid, gid := owner(t, d.Path())
-		if !mode.IsDir() || mode.Perm() != 0o700 {
-			t.Errorf("directory mode %v, want drwx------", mode)
-		}
-		if uid != os.Getuid() || gid != os.Getgid() {
-			t.Errorf("directory owned by %d:%d", uid, gid)
+		for _, dir := range []string{outer, d.path} {
+			mode, uid, gid := owner(t, dir)
+			if !mode.IsDir() || mode.Perm() != 0o711 {
+				t.Errorf("%s: mode %v, want drwx--x--x", dir, mode)
+			}
+			if uid != os.Getuid() || gid != os.Getgid() {
+				t.Errorf("%s: owned by %d:%d", dir, uid, gid)
+			}
 		}
 		if err := d.Close(); err != nil {
 			t.Fatal(err)
@@ -108,8 +111,8 @@ func TestOpenUmask(t *testing.T) {
 	old := unix.Umask(0o077)
 	defer unix.Umask(old)
 	d := open(t, os.Getuid(), os.Getgid())
-	if mode, _, _ := owner(t, d.Path()); mode.Perm() != 0o700 {
-		t.Errorf("directory mode %v under umask 077, want 0700", mode)
+	if mode, _, _ := owner(t, d.path); mode.Perm() != 0o711 {
+		t.Errorf("directory mode %v under umask 077, want 0711", mode)
 	}
 }
 
@@ -120,7 +123,7 @@ func TestWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if path != filepath.Join(d.Path(), "DB_PASSWORD") {
+	if path != filepath.Join(d.path, "DB_PASSWORD") {
 		t.Errorf("path %s", path)
 	}
 	check := func(want string) {
@@ -175,7 +178,7 @@ func TestWrite(t *testing.T) {
 		t.Errorf("BIN holds %q", b)
 	}
 
-	entries, err := os.ReadDir(d.Path())
+	entries, err := os.ReadDir(d.path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,21 +198,22 @@ func TestWriteNames(t *testing.T) {
 		name string
 		file string // "" means an error
 	}{
-		{"A/B", "A_B"},
-		{"../../etc/passwd", ".._.._etc_passwd"},
+		{"A_B", "A_B"},
+		{"A B", "A%20B"},
+		{"A/B", "A%2FB"},
+		{"A%20B", "A%2520B"},
+		{"../../etc/passwd", "%2E.%2F..%2Fetc%2Fpasswd"},
 		{"a.b-c_D9", "a.b-c_D9"},
-		{"with space", "with_space"},
-		{"ü", "__"},
-		{"...", "..."},
+		{"ü", "%C3%BC"},
+		{".", "%2E"},
+		{"..", "%2E."},
+		{".tmp-x", "%2Etmp-x"},
 		{"", ""},
-		{".", ""},
-		{"..", ""},
+		{strings.Repeat("A", 256), ""},
 	}
+	seen := map[string]string{}
 	for _, tt := range tests {
-		if got := fileName(tt.name); tt.file != "" && got != tt.file {
-			t.Errorf("fileName(%q) = %q, want %q", tt.name, got, tt.file)
-		}
-		path, err := d.Write(tt.name, []byte("v"))
+		path, err := d.Write(tt.name, []byte(tt.name))
 		if tt.file == "" {
 			if err == nil {
 				t.Errorf("Write(%q) = %s, want an error", tt.name, path)
@@ -220,17 +224,63 @@ func TestWriteNames(t *testing.T) {
 			t.Errorf("Write(%q): %v", tt.name, err)
 			continue
 		}
-		if path != filepath.Join(d.Path(), tt.file) {
-			t.Errorf("Write(%q) = %s, want %s", tt.name, path, filepath.Join(d.Path(), tt.file))
+		if path != filepath.Join(d.path, tt.file) {
+			t.Errorf("Write(%q) = %s, want %s", tt.name, path, filepath.Join(d.path, tt.file))
+		}
+		if other, ok := seen[path]; ok {
+			t.Errorf("%q and %q share the file %s", tt.name, other, path)
+		}
+		seen[path] = tt.name
+	}
+	// Each variable still holds its own value: no two names share a file.
+	for path, name := range seen {
+		if b, err := os.ReadFile(path); err != nil || string(b) != name {
+			t.Errorf("%s holds %q (%v), want %q", path, b, err, name)
 		}
 	}
-	// Nothing escaped the directory, and no temporary file was left by
-	// the refused names.
-	entries, _ := os.ReadDir(d.Path())
+	entries, _ := os.ReadDir(d.path)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".tmp-") {
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
+	}
+}
+
+// TestWriteHeldOpen: hush writes into the directory it created, wherever
+// it is now, and replaces a symlink planted under a file's name instead of
+// following it.
+func TestWriteHeldOpen(t *testing.T) {
+	t.Parallel()
+	d := open(t, os.Getuid(), os.Getgid())
+	elsewhere := t.TempDir()
+	if err := os.Symlink(filepath.Join(elsewhere, "planted"), filepath.Join(d.path, "S")); err != nil {
+		t.Fatal(err)
+	}
+	moved := d.path + ".moved"
+	if err := os.Rename(d.path, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, d.path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Write("S", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("a write followed a symlink: %s holds %d entries", elsewhere, len(entries))
+	}
+	if b, err := os.ReadFile(filepath.Join(moved, "S")); err != nil || string(b) != "v" {
+		t.Errorf("the held directory has S = %q (%v)", b, err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(moved); !os.IsNotExist(err) {
+		t.Errorf("the moved directory survived Close: %v", err)
+	}
+	os.Remove(d.path) // the test's own symlink
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("Close touched %s", elsewhere)
 	}
 }
 
@@ -241,8 +291,9 @@ func TestWriteChown(t *testing.T) {
 	}
 	const nobody = 65534
 	d := open(t, nobody, nobody)
-	if _, uid, gid := owner(t, d.Path()); uid != nobody || gid != nobody {
-		t.Errorf("directory owned by %d:%d, want %d:%d", uid, gid, nobody, nobody)
+	// The directory stays hush's: an owner could rename it or add to it.
+	if _, uid, _ := owner(t, d.path); uid != 0 {
+		t.Errorf("directory owned by uid %d, want 0", uid)
 	}
 	path, err := d.Write("TOKEN", []byte("t"))
 	if err != nil {
@@ -269,8 +320,10 @@ func TestClose(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Lstat(d.Path()); !os.IsNotExist(err) {
-		t.Errorf("after Close, %s: %v", d.Path(), err)
+	for _, p := range []string{d.path, filepath.Dir(d.path)} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("after Close, %s: %v", p, err)
+		}
 	}
 	if err := d.Close(); err != nil {
 		t.Errorf("second Close: %v", err)

@@ -191,7 +191,7 @@ func TestValidQuery(t *testing.T) {
 	}
 	// Through Scan, the error names the variable.
 	r := &sources.Resolver{Backends: map[string]sources.Backend{file.Name: b}}
-	_, _, err = sources.Scan([]string{"X=ref+file:///x?foo=1"}, sources.ScanOptions{KnownBackends: r.HasBackend, ValidateRef: r.ValidateRef})
+	_, _, err = sources.Scan([]string{"X=ref+file:///x?foo=1"}, sources.ScanOptions{ValidateRef: r.ValidateRef})
 	if err == nil || !strings.HasPrefix(err.Error(), `X: ref+file:///x?foo=1: unknown query parameter "foo"`) {
 		t.Errorf("Scan err = %v", err)
 	}

@@ -6,10 +6,11 @@ package rotation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,14 +91,17 @@ func (c *Controller) Run(ctx context.Context, current []sources.Value, updates c
 			if len(keys) == 0 {
 				continue
 			}
+			// An empty value is an error here as at start-up (unless
+			// ?allow_empty=true): an editor that truncates a file
+			// before writing it must not restart the child with an
+			// empty secret. The child keeps its value, and the write
+			// that follows is a new notice.
 			next, err := c.reread(ctx, current, keys)
 			if err != nil {
-				var reasons []string
-				for _, e := range flatten(err) {
-					reasons = append(reasons, e.Error())
+				for _, e := range sources.Errors(err) {
+					log.Warn("a secret changed but cannot be read; the child keeps its current secrets",
+						"err", e.Error(), "retry_in", c.RetryInterval)
 				}
-				log.Warn("a secret changed but cannot be read; the child keeps its current secrets",
-					"errors", reasons, "retry_in", c.RetryInterval)
 				c.notices.putBack(keys, first)
 				arm(c.RetryInterval)
 				retrying = true
@@ -110,7 +114,9 @@ func (c *Controller) Run(ctx context.Context, current []sources.Value, updates c
 				continue
 			}
 			current, digests = next, newDigests
-			log.Info("secrets changed", "vars", changed)
+			// The info line of a rotation is the supervisor's, which
+			// says what it did; this one is for tracing.
+			log.Debug("secrets changed", "changed", strings.Join(changed, ","))
 			select {
 			case updates <- Update{Values: next, Changed: changed, Detected: first}:
 			case <-ctx.Done():
@@ -141,11 +147,15 @@ func (c *Controller) startWatchers(ctx context.Context, notify func(sources.Grou
 	opts := c.Watch
 	opts.Vars = map[sources.GroupKey][]string{}
 	for _, r := range c.Requests {
-		k := r.Ref.Group()
-		if _, seen := opts.Vars[k]; !seen {
-			byBackend[k.Backend] = append(byBackend[k.Backend], k)
+		for _, ref := range r.Refs() {
+			k := ref.Group()
+			if _, seen := opts.Vars[k]; !seen {
+				byBackend[k.Backend] = append(byBackend[k.Backend], k)
+			}
+			if !slices.Contains(opts.Vars[k], r.Name) {
+				opts.Vars[k] = append(opts.Vars[k], r.Name)
+			}
 		}
-		opts.Vars[k] = append(opts.Vars[k], r.Name)
 	}
 	started := 0
 	for name, keys := range byBackend {
@@ -164,13 +174,10 @@ func (c *Controller) startWatchers(ctx context.Context, notify func(sources.Grou
 // reread reads the groups in keys again and returns the complete new set:
 // the new values for those groups, the current ones for the rest.
 func (c *Controller) reread(ctx context.Context, current []sources.Value, keys map[sources.GroupKey]bool) ([]sources.Value, error) {
-	var subset []sources.Request
-	var index []int
-	for i, r := range c.Requests {
-		if keys[r.Ref.Group()] {
-			subset = append(subset, r)
-			index = append(index, i)
-		}
+	index := c.affected(keys)
+	subset := make([]sources.Request, len(index))
+	for j, i := range index {
+		subset[j] = c.Requests[i]
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.ReadTimeout)
 	defer cancel()
@@ -184,6 +191,39 @@ func (c *Controller) reread(ctx context.Context, current []sources.Value, keys m
 		next[i] = fresh[j]
 	}
 	return next, nil
+}
+
+// affected lists the requests to re-read for the changed groups in keys.
+// A value with several references inside is re-rendered whole, which
+// re-reads its other groups too; every other request on those groups is
+// then re-read in the same call, so that one read still serves them all
+// (a dynamic credential's username and the password inside a URL stay from
+// one lease). keys grows to what is re-read.
+func (c *Controller) affected(keys map[sources.GroupKey]bool) []int {
+	in := make([]bool, len(c.Requests))
+	for grew := true; grew; {
+		grew = false
+		for i, r := range c.Requests {
+			if in[i] {
+				continue
+			}
+			refs := r.Refs()
+			if !slices.ContainsFunc(refs, func(ref sources.Ref) bool { return keys[ref.Group()] }) {
+				continue
+			}
+			in[i], grew = true, true
+			for _, ref := range refs {
+				keys[ref.Group()] = true
+			}
+		}
+	}
+	var index []int
+	for i, ok := range in {
+		if ok {
+			index = append(index, i)
+		}
+	}
+	return index
 }
 
 type digest struct {
@@ -211,14 +251,6 @@ func changedNames(reqs []sources.Request, old, new []digest) []string {
 		}
 	}
 	return names
-}
-
-func flatten(err error) []error {
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) {
-		return joined.Unwrap()
-	}
-	return []error{err}
 }
 
 // noticeSet collects the groups reported changed by watchers, which call add

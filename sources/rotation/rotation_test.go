@@ -509,3 +509,28 @@ func TestStart(t *testing.T) {
 		}
 	})
 }
+
+// TestAffected: a value with references inside is re-read whole, and every
+// other request on the groups that re-reads is re-read with it, so that one
+// read still serves them all.
+func TestAffected(t *testing.T) {
+	t.Parallel()
+	resolver := &sources.Resolver{Backends: map[string]sources.Backend{"fake": plainBackend{}}}
+	_, reqs, err := sources.Scan([]string{
+		"A=ref+fake://one#/user",
+		"B=postgres://ref+fake://one#/user+:ref+fake://two+@db/app",
+		"C=ref+fake://two",
+		"D=ref+fake://three",
+	}, sources.ScanOptions{IsBackend: resolver.HasBackend, ValidateRef: resolver.ValidateRef})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Controller{Resolver: resolver, Requests: reqs}
+	keys := map[sources.GroupKey]bool{reqs[2].Ref.Group(): true}
+	if got := c.affected(keys); !slices.Equal(got, []int{0, 1, 2}) {
+		t.Errorf("affected = %v, want A, B and C", got)
+	}
+	if keys[reqs[3].Ref.Group()] || !keys[reqs[0].Ref.Group()] {
+		t.Errorf("keys = %v", keys)
+	}
+}

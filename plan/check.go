@@ -1,0 +1,95 @@
+package plan
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// MinDigestKey is the shortest key Check accepts for its digests: shorter
+// keys can themselves be searched.
+const MinDigestKey = 16
+
+// Check resolves every reference and writes a table without values: name,
+// backend, path, status and delivery, for every variable, whether or not it
+// resolved, so that one run shows what works and what does not. It starts
+// nothing and writes no secret file, so it is safe in CI and in a
+// HEALTHCHECK.
+//
+// It prints nothing from which a value can be searched offline: no size and
+// no plain digest. With digestKey (at least MinDigestKey bytes), it adds
+// the first 64 bits of HMAC-SHA256(digestKey, value), so that deployments
+// given the same key can be compared; whoever holds the key and the table
+// can test guesses of a value, so the key must be kept like the secrets.
+//
+// The error joins one error per failed variable (and every bad reference).
+func (p *Plan) Check(ctx context.Context, w io.Writer, digestKey []byte) error {
+	if digestKey != nil && len(digestKey) < MinDigestKey {
+		return fmt.Errorf("the digest key has %d bytes, fewer than %d", len(digestKey), MinDigestKey)
+	}
+	values, errs := p.resolve(ctx)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	header := "VARIABLE\tBACKEND\tPATH\tSTATUS\tDELIVERY"
+	if digestKey != nil {
+		header += "\tHMAC-SHA256"
+	}
+	fmt.Fprintln(tw, header)
+	for i, r := range p.reqs {
+		status, digest := "ok", "-"
+		switch {
+		case errs[i] != nil:
+			status = "error"
+		case values[i].Missing:
+			status = "missing (optional)"
+		case digestKey != nil:
+			mac := hmacSHA256(digestKey, values[i].Secret.Bytes())
+			digest = hex.EncodeToString(mac[:8])
+		}
+		delivery := "env"
+		if p.AsFile(r.Ref) {
+			delivery = "file"
+		}
+		// A value with references inside a longer text has a row per
+		// reference; the digest is of the whole value.
+		for _, ref := range r.Refs() {
+			line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Name, ref.Backend, ref.Path, status, delivery)
+			if digestKey != nil {
+				line += "\t" + digest
+			}
+			fmt.Fprintln(tw, line)
+		}
+	}
+	return errors.Join(append([]error{p.scanErr, tw.Flush()}, errs...)...)
+}
+
+// hmacSHA256 is HMAC-SHA256 (RFC 2104), written out over crypto/sha256:
+// crypto/hmac links SHA-3 as well, about 75 KB, which the files-only
+// build's size budget cannot spare for one optional column. The test
+// checks it against crypto/hmac.
+func hmacSHA256(key, msg []byte) [sha256.Size]byte {
+	const block = 64
+	if len(key) > block {
+		k := sha256.Sum256(key)
+		key = k[:]
+	}
+	var ipad, opad [block]byte
+	copy(ipad[:], key)
+	copy(opad[:], key)
+	for i := range block {
+		ipad[i] ^= 0x36
+		opad[i] ^= 0x5c
+	}
+	inner := sha256.New()
+	inner.Write(ipad[:])
+	inner.Write(msg)
+	outer := sha256.New()
+	outer.Write(opad[:])
+	outer.Write(inner.Sum(nil))
+	var sum [sha256.Size]byte
+	copy(sum[:], outer.Sum(nil))
+	return sum
+}
