@@ -76,8 +76,10 @@ type Backend struct {
 	down   outage
 	mounts mountCache
 
-	// random is the jitter source (0 <= x < 1); tests inject their own.
+	// random is the jitter source (0 <= x < 1) and sleep the poll loop's
+	// clock; tests inject their own.
 	random func() float64
+	sleep  func(context.Context, time.Duration) bool
 
 	mu     sync.Mutex
 	groups map[sources.GroupKey]*group
@@ -476,6 +478,13 @@ func (b *Backend) rand() float64 {
 		return b.random()
 	}
 	return rand.Float64()
+}
+
+func (b *Backend) pause(ctx context.Context, d time.Duration) bool {
+	if b.sleep != nil {
+		return b.sleep(ctx, d)
+	}
+	return remote.Sleep(ctx, d)
 }
 
 func (b *Backend) address() string {

@@ -499,3 +499,68 @@ func TestClientRedirectOrigin(t *testing.T) {
 		t.Error("the other origin was contacted")
 	}
 }
+
+// The poll loop with an injected clock and random source: the first poll
+// at a random point of the interval, then, while Vault fails, one request
+// per poll (no retries within it) and waits doubling up to ten intervals;
+// the interval again once Vault answers.
+func TestPollLoopBacksOff(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		fail = true
+		hits int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.URL.Path != "/v1/secret/metadata/app" {
+			w.WriteHeader(http.StatusForbidden) // the token's own lookup: not a poll
+			return
+		}
+		hits++
+		if fail {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte(`{"data":{"current_version":1,"versions":{"1":{"created_time":"t"}}}}`))
+	}))
+	defer srv.Close()
+	t.Setenv("VAULT_ADDR", srv.URL)
+	b := New(Config{Getenv: func(k string) string {
+		return map[string]string{"VAULT_ADDR": srv.URL, "VAULT_TOKEN": "s.tok"}[k]
+	}})
+	defer b.Close(context.Background())
+	key := sources.GroupKey{Backend: Name, Path: "secret/app"}
+	b.groups[key] = &group{kind: kindKV2, mount: "secret/", logical: "secret/app", apiPath: "secret/data/app", marker: "1@t"}
+	b.random = func() float64 { return 0.5 }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var waits []time.Duration
+	var hitsAt []int
+	b.sleep = func(ctx context.Context, d time.Duration) bool {
+		mu.Lock()
+		waits = append(waits, d)
+		hitsAt = append(hitsAt, hits)
+		if len(waits) == 7 {
+			fail = false // Vault is back for the seventh poll
+		}
+		mu.Unlock()
+		if len(waits) == 9 {
+			cancel()
+			return false
+		}
+		return true
+	}
+	const iv = 10 * time.Second
+	b.pollLoop(ctx, []sources.GroupKey{key}, iv)
+	want := []time.Duration{iv / 2, 2 * iv, 4 * iv, 8 * iv, 10 * iv, 10 * iv, 10 * iv, iv, iv}
+	if !slices.Equal(waits, want) {
+		t.Errorf("waits %v, want %v", waits, want)
+	}
+	// One request per poll: the n-th wait comes after n-1 requests.
+	for i, h := range hitsAt {
+		if h != i {
+			t.Errorf("before wait %d: %d requests, want %d", i, h, i)
+		}
+	}
+}

@@ -52,7 +52,7 @@ func (b *Backend) pollLoop(ctx context.Context, keys []sources.GroupKey, interva
 	wait := remote.FirstPoll(interval, b.rand)
 	failures := 0
 	for {
-		if !remote.Sleep(ctx, wait) || b.ctx.Err() != nil {
+		if !b.pause(ctx, wait) || b.ctx.Err() != nil {
 			return
 		}
 		pending, ok := false, true
