@@ -10,7 +10,7 @@ TAGS_FILES := novault,noinfisical,noyaml
 TAGS_VAULT := noinfisical
 FUZZTIME  ?= 20s
 # Debian packages the tests and benchmarks use.
-DEB_PACKAGES := util-linux procps bash coreutils tini dumb-init catatonit busybox-static postgresql postgresql-client docker-compose
+DEB_PACKAGES := util-linux procps bash coreutils tini dumb-init catatonit busybox-static postgresql postgresql-client docker-compose nodejs python3
 
 .PHONY: all build flavours deps deps-base vault test fuzz-short fuzz demo bench lint clean
 
@@ -60,6 +60,7 @@ test: deps lint flavours
 # runs longer.
 fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRef$$' -fuzztime $(FUZZTIME) ./sources
+	$(GO) test -run '^$$' -fuzz '^FuzzParseListen$$' -fuzztime $(FUZZTIME) ./shim
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=5m

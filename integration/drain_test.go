@@ -2,6 +2,7 @@ package integration
 
 import (
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -133,5 +134,25 @@ func TestNoDrainExitsAtOnce(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestStopGraceAsPid1: the npm -> node shape. With -g, docker stop's
+// SIGTERM reaches the main child and its background worker together; the
+// main child exits at once, the worker takes a while to shut down cleanly.
+// As PID 1, hush waits for it (bounded) instead of exiting and letting the
+// kernel kill it mid-shutdown, and still exits with the main child's status
+// (issue 15 item 2). No --drain is given.
+func TestStopGraceAsPid1(t *testing.T) {
+	t.Parallel()
+	pid1 := modes[0]
+	script := `(trap 'sleep 1; echo clean-shutdown; exit 0' TERM; echo worker-ready; while :; do sleep 0.05; done) &
+trap 'exit 3' TERM; while :; do sleep 0.05; done`
+	r := start(t, pid1, "-g", "--", "sh", "-c", script)
+	r.waitStdout("worker-ready")
+	r.signal(syscall.SIGTERM)
+	r.expectExit(3)
+	if out := r.stdout.String(); !hasLine(out, "clean-shutdown") {
+		t.Errorf("the worker was killed before its clean shutdown; stdout:\n%s\nstderr:\n%s", out, r.stderr)
 	}
 }

@@ -251,7 +251,7 @@ func TestRotationTermDuringRestart(t *testing.T) {
 		r.waitStdout("stopping")
 		r.signal(syscall.SIGTERM)
 		r.eventually("hush to note the stop", func() bool {
-			return strings.Contains(r.stderr.String(), "not restarting")
+			return strings.Contains(r.stderr.String(), "no new child will start")
 		})
 		writeFile(t, flag, "")
 		r.expectExit(7)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // uniqueSecret is a value no other process on the machine can contain by
@@ -50,7 +52,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 					"FILE_SECRET=ref+file://" + dir + "/file?as=file",
 					"JSON_SECRET=ref+file://" + dir + "/app.json#/k",
 				}}, "-g", "-v", "--log-format", format, "--debounce", "10ms", "--",
-					"sh", "-c", `trap 'kill $! 2>/dev/null; exit 0' TERM; echo "ready $ENV_SECRET"; sleep 1000 & wait`)
+					"sh", "-c", `trap 'kill $! 2>/dev/null; exit 0' TERM; sleep 1000 & echo "ready $ENV_SECRET"; wait`)
+				// "ready" comes after the background sleep started: a
+				// SIGTERM sent on seeing it cannot meet a sleep that is
+				// forked but not yet running, which would keep the
+				// shell's trap and survive, holding hush's stderr open.
 				r.waitStdout("ready " + envValue)
 				hush := r.hushPid()
 				child := r.child("sh")
@@ -250,24 +256,53 @@ func TestStartupDeadline(t *testing.T) {
 }
 
 // TestEarlySignals: a signal that arrives while secrets are still being read
-// reaches the child once it exists; SIGTERM instead abandons the start.
+// is not forwarded to the child that starts later (it could not have a
+// handler yet: a HUP meant as "reload" would kill an app that traps HUP);
+// SIGTERM instead abandons the start.
 func TestEarlySignals(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		t.Run("USR1 is delivered after the start", func(t *testing.T) {
+		for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1} {
+			t.Run(unix.SignalName(sig)+" before the start does not reach the child", func(t *testing.T) {
+				dir := t.TempDir()
+				fifo := filepath.Join(dir, "fifo")
+				if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				// The child traps HUP and USR1, but only once its shell
+				// runs: a signal forwarded at once would kill it.
+				r := startOpts(t, m, opts{dir: dir, env: []string{"S=ref+file://fifo"}}, "--", "sh", "-c",
+					`trap 'echo got-signal' HUP USR1; trap 'echo term; exit 7' TERM; echo started; while :; do sleep 0.05; done`)
+				r.eventually("hush to open the FIFO", func() bool { return fifoOpenedBy(r.hushPid()) })
+				r.signal(sig)
+				// Signals reach a Go program's loop asynchronously: wait
+				// until hush has seen it, so that it surely came first.
+				r.eventually("hush to see the early signal", func() bool {
+					return strings.Contains(r.stderr.String(), "not forwarded")
+				})
+				writeFile(t, fifo, "value")
+				r.waitStdout("started")
+				r.signal(syscall.SIGTERM)
+				r.expectExit(7)
+				if out := r.stdout.String(); strings.Contains(out, "got-signal") {
+					t.Errorf("the early %v reached the child:\n%s", sig, out)
+				}
+			})
+		}
+		t.Run("--stop-signal abandons the start", func(t *testing.T) {
 			dir := t.TempDir()
 			fifo := filepath.Join(dir, "fifo")
 			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			r := startOpts(t, m, opts{dir: dir, env: []string{"S=ref+file://fifo"}}, "--", "sleep", "60")
-			// hush is blocked reading the FIFO: its start-up is pending.
-			r.hushPid()
+			r := startOpts(t, m, opts{dir: dir, env: []string{"S=ref+file://fifo"}},
+				"--stop-signal", "USR2", "--", "touch", "started")
 			r.eventually("hush to open the FIFO", func() bool { return fifoOpenedBy(r.hushPid()) })
-			r.signal(syscall.SIGUSR1)
-			writeFile(t, fifo, "value")
-			// sleep has no handler: the early USR1 kills it once it runs.
-			r.expectExit(128 + int(syscall.SIGUSR1))
+			r.signal(syscall.SIGUSR2)
+			r.expectExit(128 + int(syscall.SIGUSR2))
+			if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+				t.Errorf("the command ran after the stop signal during start-up")
+			}
 		})
 		t.Run("TERM abandons the start", func(t *testing.T) {
 			dir := t.TempDir()
@@ -286,15 +321,15 @@ func TestEarlySignals(t *testing.T) {
 	})
 }
 
-// fifoOpenedBy reports whether a thread of pid is blocked in openat: the open of a
-// FIFO with no writer does not return, so /proc shows the syscall instead of
-// a descriptor.
+// fifoOpenedBy reports whether a thread of pid is blocked opening a FIFO
+// that has no writer: the kernel shows it waiting in wait_for_partner. (An
+// openat in progress alone is not enough: the runtime opens files of its
+// own while it starts, before hush can handle signals.)
 func fifoOpenedBy(pid int) bool {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
 	for _, f := range tasks {
 		b, err := os.ReadFile(f)
-		// 257 is openat on x86_64.
-		if err == nil && strings.HasPrefix(string(b), "257 ") {
+		if err == nil && strings.TrimSpace(string(b)) == "wait_for_partner" {
 			return true
 		}
 	}

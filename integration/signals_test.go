@@ -243,6 +243,10 @@ func TestRewrite(t *testing.T) {
 			[]fwd{{36, 10}, {37, 12}}},
 		{"drop", []string{"-r", "15:0", "-r", "HUP:0"}, nil,
 			[]fwd{{15, 0}, {1, 0}, {10, 10}}},
+		// dumb-init rewrites job-control signals that are otherwise not
+		// forwarded (issue 15 item 11).
+		{"job-control", []string{"-r", "TTIN:USR2", "-r", "TTOU:INT"}, nil,
+			[]fwd{{21, 12}, {22, 2}}},
 		{"env", nil, []string{"HUSH_REWRITE=15:2,USR1:0"},
 			[]fwd{{15, 2}, {10, 0}, {12, 12}}},
 		{"flag-wins-over-env", []string{"-r", "15:12"}, []string{"HUSH_REWRITE=15:2"},

@@ -41,6 +41,8 @@ func descendants(self int) []int {
 
 type procInfo struct {
 	ppid  int
+	pgid  int    // 0 when the line is too short to tell
+	start uint64 // start time in clock ticks since boot; tells a recycled pid apart
 	state byte
 }
 
@@ -88,5 +90,77 @@ func parseStat(b []byte) (procInfo, bool) {
 	if err != nil {
 		return procInfo{}, false
 	}
-	return procInfo{ppid: ppid, state: fields[0][0]}, true
+	p := procInfo{ppid: ppid, state: fields[0][0]}
+	// Fields 5 (pgrp) and 22 (starttime) of proc(5), counted from state = 3.
+	if len(fields) > 2 {
+		p.pgid, _ = strconv.Atoi(string(fields[2]))
+	}
+	if len(fields) > 19 {
+		p.start, _ = strconv.ParseUint(string(fields[19]), 10, 64)
+	}
+	return p, true
+}
+
+// member is one process of a generation, named so that a recycled pid is
+// never taken for it.
+type member struct {
+	pid   int
+	start uint64
+}
+
+// generationMembers lists the live processes of a generation: its leader,
+// every process in the leader's process group, every descendant of those,
+// and the members seen at an earlier look that still run (a daemon that
+// left the group with setsid and was re-parented to hush no longer has the
+// leader among its ancestors, but it was seen while it did). With
+// orphansToo, every descendant of hush counts as well: when only one
+// generation exists, whatever hush still has below it came from it.
+func generationMembers(procs map[int]procInfo, self, leader int, known []member, orphansToo bool) []member {
+	in := map[int]bool{}
+	var queue []int
+	// Never hush itself, never PID 1 (the namespace's init, which a
+	// generation cannot be), never a zombie (already dead).
+	add := func(pid int) {
+		if p, ok := procs[pid]; ok && !in[pid] && pid != self && pid > 1 && p.state != 'Z' {
+			in[pid] = true
+			queue = append(queue, pid)
+		}
+	}
+	// leader <= 0 means "no leader" (adoptOrphans). Never match pgid 0:
+	// /proc shows 0 for kernel threads and for processes whose group
+	// leader lives in another PID namespace, which are nobody's generation.
+	if leader > 0 {
+		add(leader)
+		for pid, p := range procs {
+			if p.pgid == leader {
+				add(pid)
+			}
+		}
+	}
+	for _, k := range known {
+		if p, ok := procs[k.pid]; ok && p.start == k.start {
+			add(k.pid)
+		}
+	}
+	children := map[int][]int{}
+	for pid, p := range procs {
+		children[p.ppid] = append(children[p.ppid], pid)
+	}
+	if orphansToo {
+		for _, c := range children[self] {
+			add(c)
+		}
+	}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		for _, c := range children[pid] {
+			add(c)
+		}
+	}
+	out := make([]member, 0, len(in))
+	for pid := range in {
+		out = append(out, member{pid: pid, start: procs[pid].start})
+	}
+	return out
 }

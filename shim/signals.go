@@ -93,13 +93,29 @@ func ParseRewrite(spec string) (from, to syscall.Signal, err error) {
 	if from, err = ParseSignal(f); err != nil {
 		return 0, 0, fmt.Errorf("rewrite %q: %w", spec, err)
 	}
+	if err := notReserved(from); err != nil {
+		return 0, 0, fmt.Errorf("rewrite %q: %w", spec, err)
+	}
 	if t == "0" {
 		return from, 0, nil
 	}
 	if to, err = ParseSignal(t); err != nil {
 		return 0, 0, fmt.Errorf("rewrite %q: %w", spec, err)
 	}
+	if err := notReserved(to); err != nil {
+		return 0, 0, fmt.Errorf("rewrite %q: %w", spec, err)
+	}
 	return from, to, nil
+}
+
+// notReserved refuses 32 and 33, which the C library keeps for its threads:
+// hush can never receive them, and sending one to a program confuses its
+// thread library, so a rewrite from or to them can only be a mistake.
+func notReserved(sig syscall.Signal) error {
+	if sig == 32 || sig == 33 {
+		return fmt.Errorf("signal %d is reserved for the C library's threads (real-time signals start at 34, SIGRTMIN)", sig)
+	}
+	return nil
 }
 
 // Signals is the process-wide subscription to incoming signals. Create it with
@@ -159,9 +175,11 @@ func forwardable(sig syscall.Signal) bool {
 	return true
 }
 
-// stopsStartup reports whether a signal that arrives before the first child
-// exists should abandon the start-up instead of waiting for the child.
-func stopsStartup(sig syscall.Signal) bool {
+// isStopSignal reports whether sig is one of the signals that mean "stop"
+// to every container runtime and terminal: what docker stop, Ctrl-C and
+// Ctrl-\ send. --stop-signal is added to these where it is known
+// (machine.isStop).
+func isStopSignal(sig syscall.Signal) bool {
 	switch sig {
 	case syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT:
 		return true

@@ -133,6 +133,8 @@ func TestParseRewrite(t *testing.T) {
 		{"TERM:0", syscall.SIGTERM, 0},
 		{"1:0", syscall.SIGHUP, 0},
 		{"RTMIN+1:USR1", 35, syscall.SIGUSR1},
+		{"TTIN:TERM", syscall.SIGTTIN, syscall.SIGTERM},
+		{"34:USR1", 34, syscall.SIGUSR1},
 	}
 	for _, tt := range tests {
 		from, to, err := ParseRewrite(tt.spec)
@@ -148,7 +150,7 @@ func TestParseRewrite(t *testing.T) {
 
 func TestParseRewriteErrors(t *testing.T) {
 	t.Parallel()
-	for _, spec := range []string{"", "herp", "15", "15::12", "1:65", ":", "TERM:", ":TERM", "0:1", "herp:TERM", "TERM:herp", "TERM:INT:HUP"} {
+	for _, spec := range []string{"", "herp", "15", "15::12", "1:65", ":", "TERM:", ":TERM", "0:1", "herp:TERM", "TERM:herp", "TERM:INT:HUP", "32:TERM", "33:0", "TERM:32", "USR1:33"} {
 		from, to, err := ParseRewrite(spec)
 		if err == nil {
 			t.Errorf("ParseRewrite(%q) = %d:%d, want an error", spec, from, to)

@@ -51,6 +51,10 @@ type spec struct {
 	// reservedIgnored: hush ignores signal 34, which the child must not
 	// inherit (see withRuntimeReservedDefault).
 	reservedIgnored bool
+	// trampoline: options for hush's trampoline (trampoline.go); empty
+	// execs the command directly.
+	trampoline []string
+	exe        string // hush's own binary, for the trampoline
 }
 
 // start forks and execs the child in its own process group. It never waits
@@ -79,9 +83,14 @@ func start(s spec) (*os.Process, error) {
 			return nil, err
 		}
 	}
+	argv := s.argv
+	if len(s.trampoline) > 0 {
+		argv = trampolineArgs(s.trampoline, path, s.argv)
+		path = s.exe
+	}
 	var proc *os.Process
 	err = withRuntimeReservedDefault(s.reservedIgnored, func() (err error) {
-		proc, err = os.StartProcess(path, s.argv, &os.ProcAttr{
+		proc, err = os.StartProcess(path, argv, &os.ProcAttr{
 			Env:   s.env,
 			Files: s.files,
 			Sys:   attr,
@@ -89,6 +98,13 @@ func start(s spec) (*os.Process, error) {
 		return err
 	})
 	if err != nil {
+		if len(s.trampoline) > 0 && errors.Is(err, unix.EACCES) {
+			// The command itself was checked above: what could not be
+			// executed is hush's own binary, as the child's user.
+			return nil, &ExecError{Command: s.argv[0], Code: ExitCannotExecute, Err: fmt.Errorf(
+				"hush starts it through its own binary (for --listen or --no-new-privs), which the child's user "+
+					"cannot execute: make hush executable by everyone (chmod 755): %w", err)}
+		}
 		return nil, classifyExecError(s.argv[0], err)
 	}
 	return proc, nil

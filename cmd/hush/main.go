@@ -20,6 +20,11 @@ import (
 var version = "dev"
 
 func main() {
+	// hush re-executed as the trampoline that execs a child (LISTEN_PID,
+	// --no-new-privs): it must not catch signals or parse anything.
+	if shim.IsTrampoline(os.Args) {
+		os.Exit(shim.RunTrampoline(os.Args, os.Stderr))
+	}
 	// Signals first: see shim's package documentation.
 	sigs := shim.Catch()
 	os.Exit(run(context.Background(), sigs, os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr))
@@ -86,7 +91,12 @@ Options (each also as HUSH_<NAME>, e.g. HUSH_PROCESS_GROUP=1; flags win):
   -r, --rewrite S:R        rewrite signal S to R before forwarding; R=0 drops it (repeatable)
       --user USER[:GROUP]  run the child as this user after secrets are read
       --drain DURATION     after the child exits, stop what it left behind, waiting up to DURATION (default 0)
-      --on-change ACTION   restart (default), signal:SIGNAME, exit or none
+      --on-change ACTION   restart (default), rolling, signal:SIGNAME, exit or none
+      --listen ADDR        open tcp://HOST:PORT or unix:///path before the first child and pass it
+                           to every child as fd 3, 4, ... with LISTEN_FDS/LISTEN_PID (repeatable)
+      --ready-delay DUR    rolling: a new child is ready this long after its start (default: wait for it)
+      --ready-timeout DUR  rolling: a new child not ready by then is stopped (default 60s)
+      --no-new-privs       start the child with PR_SET_NO_NEW_PRIVS (no gain from setuid binaries)
       --stop-signal SIG    signal for a rotation restart or a drain (default SIGTERM)
       --stop-timeout DUR   grace before SIGKILL on restart (default 10s)
       --deliver env|file   deliver secrets as variables (default) or as files in memory

@@ -37,6 +37,10 @@ type options struct {
 	filesDir       string
 	digestKeyFile  string
 	revokeOnExit   bool
+	listen         []shim.ListenSpec
+	readyDelay     time.Duration
+	readyTimeout   time.Duration
+	noNewPrivs     bool
 	logLevel       slog.Level
 	logFormat      string
 	help           bool
@@ -57,6 +61,7 @@ func defaultOptions() options {
 		startupTimeout: 60 * time.Second,
 		pollInterval:   30 * time.Second,
 		debounce:       2 * time.Second,
+		readyTimeout:   60 * time.Second,
 		logLevel:       slog.LevelInfo,
 		logFormat:      "text",
 	}
@@ -163,6 +168,26 @@ func optionTable() []option {
 			o.revokeOnExit, err = parseBool(v)
 			return err
 		}},
+		{long: "listen", repeatable: true, reset: func(o *options) { o.listen = nil },
+			set: func(o *options, v string) error {
+				for _, a := range strings.Split(v, ",") {
+					if a = strings.TrimSpace(a); a == "" {
+						continue
+					}
+					spec, err := shim.ParseListen(a)
+					if err != nil {
+						return err
+					}
+					o.listen = append(o.listen, spec)
+				}
+				return nil
+			}},
+		{long: "ready-delay", set: durationSetter(func(o *options) *time.Duration { return &o.readyDelay })},
+		{long: "ready-timeout", set: positiveDurationSetter(func(o *options) *time.Duration { return &o.readyTimeout })},
+		{long: "no-new-privs", isBool: true, set: func(o *options, v string) (err error) {
+			o.noNewPrivs, err = parseBool(v)
+			return err
+		}},
 		{long: "log-level", set: func(o *options, v string) error {
 			return o.logLevel.UnmarshalText([]byte(v))
 		}},
@@ -229,7 +254,7 @@ func parseBool(v string) (bool, error) {
 
 func parseOnChange(v string) (plan.OnChange, error) {
 	switch v {
-	case plan.ActionRestart, plan.ActionExit, plan.ActionNone:
+	case plan.ActionRestart, plan.ActionRolling, plan.ActionExit, plan.ActionNone:
 		return plan.OnChange{Action: v}, nil
 	}
 	if name, ok := strings.CutPrefix(v, "signal:"); ok {
@@ -239,7 +264,7 @@ func parseOnChange(v string) (plan.OnChange, error) {
 		}
 		return plan.OnChange{Action: plan.ActionSignal, Signal: sig}, nil
 	}
-	return plan.OnChange{}, fmt.Errorf("%q is not restart, signal:SIGNAME, exit or none", v)
+	return plan.OnChange{}, fmt.Errorf("%q is not restart, rolling, signal:SIGNAME, exit or none", v)
 }
 
 // flagValue adapts an option to the flag package.

@@ -94,6 +94,19 @@ func TestParseOptionsEachOption(t *testing.T) {
 			func(o options) bool { return o.drain == 5*time.Second }},
 		{"on-change", []string{"--on-change", "signal:HUP"}, "HUSH_ON_CHANGE=signal:HUP",
 			func(o options) bool { return o.onChange == plan.OnChange{Action: "signal", Signal: syscall.SIGHUP} }},
+		{"on-change rolling", []string{"--on-change", "rolling"}, "HUSH_ON_CHANGE=rolling",
+			func(o options) bool { return o.onChange == plan.OnChange{Action: plan.ActionRolling} }},
+		{"listen", []string{"--listen", "tcp://:8080", "--listen", "unix:///run/a.sock?name=a"},
+			"HUSH_LISTEN=tcp://:8080,unix:///run/a.sock?name=a",
+			func(o options) bool {
+				return len(o.listen) == 2 && o.listen[0].Address == ":8080" && o.listen[1].Name == "a"
+			}},
+		{"ready delay", []string{"--ready-delay", "2s"}, "HUSH_READY_DELAY=2s",
+			func(o options) bool { return o.readyDelay == 2*time.Second }},
+		{"ready timeout", []string{"--ready-timeout", "90s"}, "HUSH_READY_TIMEOUT=1m30s",
+			func(o options) bool { return o.readyTimeout == 90*time.Second }},
+		{"no new privs", []string{"--no-new-privs"}, "HUSH_NO_NEW_PRIVS=1",
+			func(o options) bool { return o.noNewPrivs }},
 		{"stop signal", []string{"--stop-signal", "SIGINT"}, "HUSH_STOP_SIGNAL=INT",
 			func(o options) bool { return o.stopSignal == syscall.SIGINT }},
 		{"stop timeout", []string{"--stop-timeout", "1m30s"}, "HUSH_STOP_TIMEOUT=90s",
@@ -302,6 +315,10 @@ func TestParseOptionsErrors(t *testing.T) {
 		{"bool flag value", []string{"-g=maybe", "cmd"}, "", []string{"-g", "maybe"}},
 		{"on-change", []string{"--on-change", "reload", "cmd"}, "", []string{"on-change", "reload"}},
 		{"on-change env", nil, "HUSH_ON_CHANGE=signal:bogus", []string{"HUSH_ON_CHANGE", "bogus"}},
+		{"listen", []string{"--listen", "http://:80", "cmd"}, "", []string{"listen", "http://:80"}},
+		{"listen env", nil, "HUSH_LISTEN=tcp://:80,tcp://:99999", []string{"HUSH_LISTEN", "99999"}},
+		{"ready timeout zero", []string{"--ready-timeout", "0", "cmd"}, "", []string{"ready-timeout"}},
+		{"ready delay", []string{"--ready-delay", "later", "cmd"}, "", []string{"ready-delay", "later"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -43,6 +43,14 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 		}
 		user = &u
 	}
+	// The sockets are opened as root, before the child runs as --user, so
+	// that an unprivileged child can serve a port below 1024.
+	listeners, err := shim.Listen(opts.listen)
+	if err != nil {
+		log.Error("cannot start", "err", err.Error())
+		return shim.ExitHushFailed
+	}
+	defer shim.CloseListeners(listeners)
 	p, err := newPlan(opts, environ, argv, getenv, user, log)
 	if err != nil {
 		logError(log, "cannot start", err)
@@ -60,7 +68,11 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 		log.Warn("--on-change signal cannot change environment variables of a running process; " +
 			"only secrets delivered as files (--deliver file or ?as=file) will reach the child")
 	}
-	code, err := superviseChild(ctx, p, sigs, opts, argv, user, log)
+	if opts.onChange.Action == plan.ActionRolling && len(opts.listen) == 0 && opts.readyDelay == 0 {
+		log.Warn("--on-change rolling without --listen or --ready-delay: a new generation counts as ready only " +
+			"when it sends READY=1 to NOTIFY_SOCKET; otherwise every rotation ends at --ready-timeout with the old one kept")
+	}
+	code, err := superviseChild(ctx, p, sigs, opts, argv, user, listeners, log)
 	if err != nil {
 		logError(log, "cannot start", err)
 	}
@@ -70,7 +82,7 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 // superviseChild watches, starts the child and supervises it. When it
 // returns, every goroutine it started has ended and p is closed.
 func superviseChild(ctx context.Context, p *plan.Plan, sigs *shim.Signals, opts options,
-	argv []string, user *shim.User, log *slog.Logger) (int, error) {
+	argv []string, user *shim.User, listeners []shim.Listener, log *slog.Logger) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer p.Close() // last: no goroutine can write a secret file any more
@@ -90,6 +102,11 @@ func superviseChild(ctx context.Context, p *plan.Plan, sigs *shim.Signals, opts 
 		Drain:        opts.drain,
 		StopSignal:   opts.stopSignal,
 		StopTimeout:  opts.stopTimeout,
+		ReadyDelay:   opts.readyDelay,
+		ReadyTimeout: opts.readyTimeout,
+		Listeners:    listeners,
+		Notify:       opts.onChange.Action == plan.ActionRolling,
+		NoNewPrivs:   opts.noNewPrivs,
 		Logger:       log,
 	}, sigs)
 	code, started, err := sup.Start(ctx, p.Prepare)

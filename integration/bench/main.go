@@ -29,9 +29,13 @@ type config struct {
 	idle      time.Duration
 	signals   int
 	rotations int
-	refs      []int
-	out       string
-	wrapper   bool
+	// loadRotations is how many rotations each load scenario runs;
+	// loadOnly skips every other phase (the report then holds only it).
+	loadRotations int
+	loadOnly      bool
+	refs          []int
+	out           string
+	wrapper       bool
 }
 
 // flavourFlag collects repeated -flavour NAME=PATH options in order.
@@ -63,6 +67,8 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.idle, "idle", 30*time.Second, "window over which idle wakeups are counted")
 	fs.IntVar(&c.signals, "signals", 200, "signals per binary for the forwarding latency")
 	fs.IntVar(&c.rotations, "rotations", 50, "secret rotations per hush build and scenario for the rotation latency")
+	fs.IntVar(&c.loadRotations, "load-rotations", 5, "secret rotations per scenario for the rotation under load")
+	fs.BoolVar(&c.loadOnly, "load-only", false, "measure only the rotation under load")
 	fs.StringVar(&c.out, "out", "docs/benchmarks.md", "markdown report to write")
 	fs.BoolVar(&c.wrapper, "gowrapper", true, "also measure a bare Go os/exec wrapper, built with the local go toolchain")
 	if err := fs.Parse(args); err != nil {
@@ -86,6 +92,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == sigechoArg {
 		os.Exit(sigecho())
+	}
+	if len(os.Args) > 1 && os.Args[1] == loadserverArg {
+		os.Exit(loadserver())
 	}
 	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
@@ -141,6 +150,9 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("find own binary for the echo and rotation children: %w", err)
 	}
 
+	if cfg.loadOnly {
+		return runLoadOnly(ctx, cfg, r, self, start)
+	}
 	say("binary sizes")
 	r.sizes, r.sizeErrs = measureSizes(r.subjects)
 
@@ -164,12 +176,30 @@ func run(ctx context.Context, cfg config) error {
 	if r.rotation, err = measureRotation(ctx, r.subjects, self, cfg.rotations, progressFunc(start, "rotation")); err != nil {
 		return fmt.Errorf("rotation: %w", err)
 	}
+	say(fmt.Sprintf("rotation under load, %d rotations per scenario", cfg.loadRotations))
+	if r.subjects[0].present() {
+		r.load = measureLoad(ctx, r.subjects[0], self, cfg.loadRotations, progressFunc(start, "load"))
+	}
 	r.m.loadEnd = loadAvg()
 
 	if err := writeFileAtomic(cfg.out, []byte(r.render())); err != nil {
 		return err
 	}
 	say("wrote " + cfg.out)
+	return nil
+}
+
+// runLoadOnly measures the rotation under load alone and writes a report
+// with only that section.
+func runLoadOnly(ctx context.Context, cfg config, r *report, self string, start time.Time) error {
+	if !r.subjects[0].present() {
+		return fmt.Errorf("%s: %s", r.subjects[0].name, r.subjects[0].missing)
+	}
+	r.load = measureLoad(ctx, r.subjects[0], self, cfg.loadRotations, progressFunc(start, "load"))
+	if err := writeFileAtomic(cfg.out, []byte("# hush: rotation under load\n\n"+r.loadSection())); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "wrote "+cfg.out)
 	return nil
 }
 

@@ -18,6 +18,7 @@ type report struct {
 	signals  []sigRow
 	resolver []resolverRow
 	rotation rotResult
+	load     []loadRow
 	notes    []string
 	checks   []check
 }
@@ -35,6 +36,7 @@ func (r *report) render() string {
 		r.signalSection(),
 		r.resolverSection(),
 		r.rotationSection(),
+		r.loadSection(),
 	}
 	var b strings.Builder
 	b.WriteString("# hush benchmarks\n\n")

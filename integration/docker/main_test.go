@@ -156,7 +156,7 @@ func buildClients() []string {
 
 // buildBase builds the stand-in for node:22-alpine: busybox with its applet
 // links, /tmp, a `node` user (uid 1000, as in the node images) and the
-// stand-in npm.
+// stand-in npm and node.
 func buildBase() error {
 	ctxDir := filepath.Join(workDir, "base")
 	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
@@ -169,8 +169,10 @@ func buildBase() error {
 	if err := copyFile(busybox, filepath.Join(ctxDir, "busybox"), 0o755); err != nil {
 		return err
 	}
-	if err := copyFile("testdata/npm", filepath.Join(ctxDir, "npm"), 0o755); err != nil {
-		return err
+	for _, f := range []string{"npm", "node"} {
+		if err := copyFile(filepath.Join("testdata", f), filepath.Join(ctxDir, f), 0o755); err != nil {
+			return err
+		}
 	}
 	return build(filepath.Join("testdata", "base.Dockerfile"), ctxDir, "-t", baseImage)
 }

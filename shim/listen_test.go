@@ -1,0 +1,228 @@
+package shim
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestParseListen(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want ListenSpec
+	}{
+		{"tcp://0.0.0.0:8080", ListenSpec{Network: "tcp", Address: "0.0.0.0:8080", Name: "0.0.0.0_8080", Mode: 0o666}},
+		{"tcp://[::]:80", ListenSpec{Network: "tcp", Address: "[::]:80", Name: "[__]_80", Mode: 0o666}},
+		{"tcp://:3000?name=web", ListenSpec{Network: "tcp", Address: ":3000", Name: "web", Mode: 0o666}},
+		{"unix:///run/app.sock", ListenSpec{Network: "unix", Address: "/run/app.sock", Name: "/run/app.sock", Mode: 0o666}},
+		{"unix:///run/app.sock?mode=0600&name=admin", ListenSpec{Network: "unix", Address: "/run/app.sock", Name: "admin", Mode: 0o600}},
+	}
+	for _, tt := range tests {
+		got, err := ParseListen(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseListen(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestParseListenErrors(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		"", "8080", "udp://:53", "tcp://host", "tcp://:0", "tcp://:70000", "tcp://:http",
+		"tcp://:80/path", "tcp://:80?mode=0600", "unix://relative.sock", "unix:///a.sock?mode=999",
+		"unix:///a.sock?mode=rw", "tcp://:80?name=a:b", "tcp://:80?name=with%20space", "tcp://:80?color=red",
+	} {
+		if got, err := ParseListen(in); err == nil {
+			t.Errorf("ParseListen(%q) = %+v, want an error", in, got)
+		} else if in != "" && !strings.Contains(err.Error(), "listen address") {
+			t.Errorf("ParseListen(%q): %q does not say what was wrong with which address", in, err)
+		}
+	}
+}
+
+func TestListenEnvReplacesInherited(t *testing.T) {
+	t.Parallel()
+	ls := []Listener{{Spec: ListenSpec{Name: "web"}}, {Spec: ListenSpec{Name: "admin"}}}
+	got := listenEnv([]string{"A=1", "LISTEN_FDS=7", "LISTEN_PID=1", "LISTEN_FDNAMES=x", "B=2"}, ls)
+	want := []string{"A=1", "B=2", "LISTEN_FDS=2", "LISTEN_FDNAMES=web:admin"}
+	if !slices.Equal(got, want) {
+		t.Errorf("listenEnv = %q, want %q", got, want)
+	}
+}
+
+// TestListenSockets opens real sockets: a TCP one on a free port and a unix
+// one with its mode; a path that is not a socket is never deleted.
+func TestListenSockets(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "s.sock")
+	tcp, err := ParseListen("tcp://127.0.0.1:0")
+	if err == nil {
+		t.Fatal("port 0 must be refused")
+	}
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr().String()
+	probe.Close()
+	tcp, err = ParseListen("tcp://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unixSpec, err := ParseListen("unix://" + sock + "?mode=0640")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := Listen([]ListenSpec{tcp, unixSpec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o640 || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("unix socket: %v, %v; want a socket with mode 0640", fi, err)
+	}
+	for _, target := range []struct{ network, addr string }{{"tcp", addr}, {"unix", sock}} {
+		c, err := net.Dial(target.network, target.addr)
+		if err != nil {
+			t.Errorf("dial %s: %v", target.addr, err)
+			continue
+		}
+		c.Close()
+	}
+	for _, l := range ls {
+		if l.Inode == 0 {
+			t.Errorf("%s: no inode", l.Spec.Address)
+		}
+	}
+	CloseListeners(ls)
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("the unix socket file is left after close: %v", err)
+	}
+
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, []byte("data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := ParseListen("unix://" + plain)
+	if _, err := Listen([]ListenSpec{spec}); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("Listen over a regular file: %v, want a refusal", err)
+	}
+	if b, _ := os.ReadFile(plain); string(b) != "data" {
+		t.Error("a regular file was replaced by a socket")
+	}
+}
+
+func TestEpollTargets(t *testing.T) {
+	t.Parallel()
+	info := "pos:\t0\nflags:\t02\nmnt_id:\t15\nino:\t1057\ntfd:        3 events:       19 data:                3  pos:0 ino:9a6e sdev:8\ntfd:       12 events: 2019 data: c pos:0 ino:1 sdev:9\n"
+	if got := epollTargets([]byte(info)); !slices.Equal(got, []int{3, 12}) {
+		t.Errorf("epollTargets = %v, want [3 12]", got)
+	}
+	if got := epollTargets([]byte("pos:\t0\n")); len(got) != 0 {
+		t.Errorf("epollTargets(no targets) = %v", got)
+	}
+}
+
+func TestSocketInode(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		link string
+		ino  uint64
+		ok   bool
+	}{
+		{"socket:[12345]", 12345, true},
+		{"pipe:[12345]", 0, false},
+		{"socket:[x]", 0, false},
+		{"/dev/null", 0, false},
+	} {
+		if ino, ok := socketInode(tt.link); ino != tt.ino || ok != tt.ok {
+			t.Errorf("socketInode(%q) = %d, %v", tt.link, ino, ok)
+		}
+	}
+}
+
+// TestPollsListenerSelf: this test process registers a socket in an epoll
+// instance and is then seen polling it; another inode is not.
+func TestPollsListenerSelf(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	link, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+	ino, ok := socketInode(link)
+	if !ok {
+		t.Fatalf("not a socket: %s", link)
+	}
+	// The Go runtime's netpoller holds the listener in its epoll
+	// instance since net.Listen.
+	if polls, _ := pollsListener(os.Getpid(), map[uint64]bool{ino: true}); !polls {
+		t.Error("the netpoller's epoll registration of the listener was not seen")
+	}
+	if polls, _ := pollsListener(os.Getpid(), map[uint64]bool{ino + 1000000: true}); polls {
+		t.Error("an unrelated inode was seen as polled")
+	}
+}
+
+func TestIsReady(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		msg  string
+		want bool
+	}{
+		{"READY=1", true},
+		{"STATUS=warming up\nREADY=1\n", true},
+		{"READY=0", false},
+		{"STATUS=READY=1", false},
+		{"", false},
+	} {
+		if got := isReady([]byte(tt.msg)); got != tt.want {
+			t.Errorf("isReady(%q) = %v", tt.msg, got)
+		}
+	}
+}
+
+// TestNotifySocket: a READY=1 datagram on a generation's socket comes out
+// with the sender's pid, as the kernel vouches for it; other messages do not.
+func TestNotifySocket(t *testing.T) {
+	t.Parallel()
+	out := make(chan notifyMsg, 4)
+	n, err := newNotifySocket(7, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	if !strings.HasPrefix(n.addr, "@hush/") {
+		t.Errorf("address %q is not abstract", n.addr)
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: n.addr, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, m := range []string{"STATUS=starting", "READY=1"} {
+		if _, err := c.Write([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := <-out
+	if got.gen != 7 || got.pid != os.Getpid() {
+		t.Errorf("got %+v, want generation 7 from pid %d", got, os.Getpid())
+	}
+	select {
+	case extra := <-out:
+		t.Errorf("unexpected message %+v", extra)
+	default:
+	}
+}
