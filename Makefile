@@ -74,6 +74,7 @@ demo: build
 bench: deps flavours
 	$(GO) run ./integration/bench -hush bin/hush -flavour files=bin/hush-files -flavour vault=bin/hush-vault -out docs/benchmarks.md
 	$(GO) run ./integration/vault/agentbench -hush bin/hush-vault -runs 5 -window 10s >> docs/benchmarks.md
+	$(GO) run ./integration/vault/fleetbench -hush bin/hush-vault -n 100 >> docs/benchmarks.md
 	HUSH_BIN=$(CURDIR)/bin/hush HUSH_BENCH_REPORT=$(CURDIR)/docs/benchmarks.md \
 		$(GO) test -count=1 -run 'TestRotationOneCallPerPoll|TestRotationWithETag' ./integration/infisical/
 

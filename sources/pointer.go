@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ApplyPointer selects the value at an RFC 6901 JSON pointer in doc. An
@@ -42,30 +43,29 @@ func ApplyPointer(doc Secret, ptr string) (Secret, error) {
 				cur, kind = inner, jsonKind(inner)
 			}
 		}
+		// Members and elements are found by scanning the (valid)
+		// document in place: decoding each level into a map would copy
+		// the whole document once per step and per reference.
 		switch kind {
 		case "object":
-			var members map[string]json.RawMessage
-			if err := json.Unmarshal(cur, &members); err != nil {
+			v, ok, err := member(cur, tok)
+			if err != nil {
 				return Secret{}, fmt.Errorf("JSON pointer %q: cannot decode %s", ptr, where(at))
 			}
-			v, ok := members[tok]
 			if !ok {
 				return Secret{}, NotFound(fmt.Errorf("JSON pointer %q: %s has no member %q", ptr, where(at), tok))
 			}
 			cur = v
 		case "array":
-			var elems []json.RawMessage
-			if err := json.Unmarshal(cur, &elems); err != nil {
-				return Secret{}, fmt.Errorf("JSON pointer %q: cannot decode %s", ptr, where(at))
-			}
 			i, err := arrayIndex(tok)
 			if err != nil {
 				return Secret{}, fmt.Errorf("JSON pointer %q: %s is an array: %w", ptr, where(at), err)
 			}
-			if i < 0 || i >= len(elems) {
-				return Secret{}, NotFound(fmt.Errorf("JSON pointer %q: %s has no index %s (length %d)", ptr, where(at), tok, len(elems)))
+			v, n := element(cur, i)
+			if v == nil {
+				return Secret{}, NotFound(fmt.Errorf("JSON pointer %q: %s has no index %s (length %d)", ptr, where(at), tok, n))
 			}
-			cur = elems[i]
+			cur = v
 		default:
 			return Secret{}, fmt.Errorf("JSON pointer %q: %s is %s %s, not an object or array", ptr, where(at), article(kind), kind)
 		}
@@ -117,6 +117,124 @@ func documentInString(s json.RawMessage) (json.RawMessage, bool) {
 		return nil, false
 	}
 	return doc, true
+}
+
+// JSONMember returns the value of key in a JSON object, as a slice of it,
+// without decoding the rest: what a backend needs to look into a big
+// document. A document that is not a valid JSON object is an error.
+func JSONMember(obj []byte, key string) ([]byte, bool, error) {
+	if !json.Valid(obj) || jsonKind(obj) != "object" {
+		return nil, false, errors.New("not a JSON object")
+	}
+	return member(obj, key)
+}
+
+// member returns the value of key in a valid JSON object, as a slice of
+// it; like encoding/json, the last of duplicate keys wins.
+func member(obj []byte, key string) (json.RawMessage, bool, error) {
+	obj = bytes.TrimSpace(obj)
+	var found json.RawMessage
+	i := skipSpace(obj, 1)
+	for i < len(obj) && obj[i] != '}' {
+		kEnd := endOfString(obj, i)
+		rawKey := obj[i:kEnd]
+		i = skipSpace(obj, kEnd) + 1 // past ':'
+		i = skipSpace(obj, i)
+		vEnd := endOfValue(obj, i)
+		match := false
+		// A key without escapes and in valid UTF-8 is its own text;
+		// otherwise decode it as encoding/json does (invalid bytes
+		// become U+FFFD).
+		if bytes.IndexByte(rawKey, '\\') < 0 && utf8.Valid(rawKey) {
+			match = string(rawKey[1:len(rawKey)-1]) == key
+		} else {
+			var k string
+			if err := json.Unmarshal(rawKey, &k); err != nil {
+				return nil, false, err
+			}
+			match = k == key
+		}
+		if match {
+			found = obj[i:vEnd]
+		}
+		i = skipSpace(obj, vEnd)
+		if i < len(obj) && obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+		}
+	}
+	return found, found != nil, nil
+}
+
+// element returns element idx of a valid JSON array as a slice of it, or
+// nil and the array's length.
+func element(arr []byte, idx int) (json.RawMessage, int) {
+	arr = bytes.TrimSpace(arr)
+	n := 0
+	i := skipSpace(arr, 1)
+	for i < len(arr) && arr[i] != ']' {
+		end := endOfValue(arr, i)
+		if n == idx {
+			return arr[i:end], n
+		}
+		n++
+		i = skipSpace(arr, end)
+		if i < len(arr) && arr[i] == ',' {
+			i = skipSpace(arr, i+1)
+		}
+	}
+	return nil, n
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// endOfString returns the index after the string starting at b[i] ('"').
+func endOfString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(b)
+}
+
+// endOfValue returns the index after the value starting at b[i].
+func endOfValue(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	switch b[i] {
+	case '"':
+		return endOfString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = endOfString(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	j := i // a number, true, false or null
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+		j++
+	}
+	return j
 }
 
 // parsePointer splits an RFC 6901 pointer into unescaped reference tokens.

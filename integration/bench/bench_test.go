@@ -80,14 +80,17 @@ func TestFlavourFlag(t *testing.T) {
 }
 
 func TestBudgetsMatchDesign(t *testing.T) {
-	if b, _ := sizeBudget("files"); b != 2_500_000 {
+	if b, _ := sizeBudget("files"); b != 3_250_000 {
 		t.Errorf("files size budget %d", b)
 	}
-	if b, _ := rssBudget(""); b != 6144 {
+	if b, _ := rssBudget(""); b != 8192 {
 		t.Errorf("full RSS budget %d KiB", b)
 	}
 	if rotationBudget != 100*time.Millisecond {
 		t.Errorf("rotation budget %s", rotationBudget)
+	}
+	if b, _ := startupBudget(""); b != 2.0 {
+		t.Errorf("full start-up budget %.1fx the wrapper", b)
 	}
 	if _, ok := startupBudget("vault"); ok {
 		t.Error("DESIGN.md states no start-up budget for the vault flavour")

@@ -67,6 +67,13 @@ type fakeInfisical struct {
 	violations []string
 	reqSeq     int
 	hidden     map[string]bool // keys whose value the identity may not read
+	// wire is every request as it came (see wireRequest), for the
+	// go-sdk oracle test.
+	wire []wireRequest
+	// grace is how long past its advertised expiry a token still works:
+	// a test that checks renewals gives it, so that a client scheduled
+	// late on a loaded machine still renews instead of being refused.
+	grace time.Duration
 }
 
 type fakeToken struct {
@@ -175,6 +182,13 @@ func (f *fakeInfisical) setTTL(ttl, maxTTL int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ttl, f.maxTTL = ttl, maxTTL
+}
+
+// setGrace lets tokens work for d past their advertised expiry.
+func (f *fakeInfisical) setGrace(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.grace = d
 }
 
 func (f *fakeInfisical) addProject(id, slug string) {
@@ -344,6 +358,7 @@ func (f *fakeInfisical) violate(format string, args ...any) {
 // the answer; a stall holds the request until released or abandoned.
 func (f *fakeInfisical) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep, key := route(r)
+	f.record(ep, r)
 	f.mu.Lock()
 	stalled := f.stalled
 	f.mu.Unlock()
@@ -397,6 +412,79 @@ func (f *fakeInfisical) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case epGet:
 		f.get(w, r, key)
 	}
+}
+
+// wireRequest is a request reduced to what Infisical acts on: method,
+// path, query (sorted), the headers that matter and the JSON body (keys
+// sorted), every access token and credential written as a placeholder so
+// that two clients' requests compare equal.
+type wireRequest struct {
+	endpoint, method, path, query  string
+	auth, ifNoneMatch, contentType string
+	body                           string
+}
+
+func (wr wireRequest) String() string {
+	return fmt.Sprintf("%s %s?%s auth=%q if-none-match=%q content-type=%q body=%s",
+		wr.method, wr.path, wr.query, wr.auth, wr.ifNoneMatch, wr.contentType, wr.body)
+}
+
+// record keeps r's wire shape; r.Body is read and put back.
+func (f *fakeInfisical) record(ep string, r *http.Request) {
+	raw, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body = io.NopCloser(strings.NewReader(string(raw)))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	placeholders := map[string]string{}
+	for _, tok := range f.issued {
+		placeholders[tok] = "<access token>"
+	}
+	for _, s := range f.clients {
+		placeholders[s] = "<client secret>"
+	}
+	for _, jwt := range f.k8s {
+		placeholders[jwt] = "<jwt>"
+	}
+	wr := wireRequest{
+		endpoint: ep, method: r.Method, path: r.URL.EscapedPath(), query: r.URL.Query().Encode(),
+		ifNoneMatch: r.Header.Get("If-None-Match"), contentType: r.Header.Get("Content-Type"),
+	}
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		wr.auth = "Bearer " + or(placeholders[tok], "<unknown token>")
+	} else {
+		wr.auth = r.Header.Get("Authorization")
+	}
+	if len(raw) > 0 {
+		var m map[string]any
+		if json.Unmarshal(raw, &m) == nil {
+			for k, v := range m {
+				if s, ok := v.(string); ok && placeholders[s] != "" {
+					m[k] = placeholders[s]
+				}
+			}
+			b, _ := json.Marshal(m)
+			wr.body = string(b)
+		} else {
+			wr.body = "<not JSON>"
+		}
+	}
+	f.wire = append(f.wire, wr)
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// takeWire returns the requests recorded since the last call.
+func (f *fakeInfisical) takeWire() []wireRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.wire
+	f.wire = nil
+	return w
 }
 
 func route(r *http.Request) (endpoint, key string) {
@@ -529,7 +617,7 @@ func (f *fakeInfisical) renew(w http.ResponseWriter, r *http.Request) {
 	t := f.tokens[body["accessToken"]]
 	now := time.Now()
 	switch {
-	case t == nil || t.revoked || t.static || now.After(t.expires):
+	case t == nil || t.revoked || t.static || now.After(t.expires.Add(f.grace)):
 		f.errorBody(w, http.StatusUnauthorized, "UnauthorizedError", "Invalid token")
 		return
 	case now.Add(time.Duration(f.ttl) * time.Second).After(t.maxUntil):
@@ -556,7 +644,7 @@ func (f *fakeInfisical) bearer(w http.ResponseWriter, r *http.Request) (string, 
 		return "", false
 	}
 	t := f.tokens[tok]
-	if t == nil || t.revoked || time.Now().After(t.expires) {
+	if t == nil || t.revoked || time.Now().After(t.expires.Add(f.grace)) {
 		f.counts[epRejected]++
 		f.errorBody(w, http.StatusUnauthorized, "UnauthorizedError", "Token expired or revoked")
 		return "", false

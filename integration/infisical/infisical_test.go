@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const (
@@ -245,16 +246,30 @@ func TestAuthMethods(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
 		tok := w.f.staticToken()
-		// INFISICAL_TOKEN is not used (the CLI checks the other first): it
-		// may be the application's own, so it stays; --keep-env keeps the
-		// one hush used.
+		other := "st-" + randomHex(8)
+		// The CLI checks INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN first; the
+		// other token variable is Infisical's credential as well, so
+		// neither reaches the child (issue 10, item 5); --keep-env keeps
+		// one on request.
 		r := start(t, append(refs, "INFISICAL_DOMAIN="+w.f.URL()+"/api", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN="+tok,
-			"INFISICAL_TOKEN=the-apps-own", "INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"),
-			"--keep-env", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN")
+			"INFISICAL_TOKEN="+other, "INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"))
 		env := r.nextChild()
-		if env["DB_PASSWORD"] != w.dbPassword || env["INFISICAL_TOKEN"] != "the-apps-own" ||
-			env["INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN"] != tok {
-			t.Errorf("child's environment is wrong: INFISICAL_TOKEN=%q", env["INFISICAL_TOKEN"])
+		if env["DB_PASSWORD"] != w.dbPassword {
+			t.Error("wrong DB_PASSWORD")
+		}
+		for _, k := range []string{"INFISICAL_TOKEN", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN"} {
+			if _, ok := env[k]; ok {
+				t.Errorf("%s reached the child", k)
+			}
+		}
+		r.stop()
+		assertNoLeak(t, r.out.String(), map[string]string{"the access token": tok, "the other token": other})
+
+		r = start(t, append(refs, "INFISICAL_DOMAIN="+w.f.URL()+"/api", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN="+tok,
+			"INFISICAL_TOKEN="+other, "INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"),
+			"--keep-env", "INFISICAL_TOKEN")
+		if env := r.nextChild(); env["INFISICAL_TOKEN"] != other || env["INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN"] != "" {
+			t.Error("--keep-env INFISICAL_TOKEN did not keep exactly that variable")
 		}
 		r.stop()
 	})
@@ -449,20 +464,29 @@ func TestTokenExpiryMidWatch(t *testing.T) {
 	assertNoLeak(t, r.out.String(), w.secrets())
 }
 
-// Short-lived tokens are renewed before they expire; past their maximum
-// lifetime hush logs in again instead.
+// Short-lived tokens are renewed before they expire, on their own
+// schedule: with polls far apart (the first at a random point of a
+// 10000-hour interval), nothing but the token's lifetime drives the
+// renewals. Past their maximum lifetime hush logs in again instead,
+// and says why. The fake accepts tokens for a while past their advertised
+// TTL, so that hush being scheduled late on a loaded machine shows as a
+// late renewal, never as a failure of the test.
 func TestTokenRenewal(t *testing.T) {
 	t.Parallel()
 	t.Run("renew", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
-		w.f.setTTL(4, 3600)
-		r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"), watchArgs...)
+		w.f.setTTL(3, 3600)
+		w.f.setGrace(time.Minute)
+		r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"), "-g", "-v", "--poll-interval", "10000h")
 		r.nextChild()
 		waitFor(t, "two renewals", func() bool { return w.f.count(epRenew) >= 2 })
 		r.stop()
 		if n := w.f.count(epLogin); n != 1 {
-			t.Errorf("%d logins", n)
+			t.Errorf("%d logins; output:\n%s", n, r.out.String())
+		}
+		if n := w.f.count(epList); n != 1 {
+			t.Errorf("%d list calls (the renewals were driven by polls?)", n)
 		}
 		if n := w.f.count(epRejected); n != 0 {
 			t.Errorf("%d requests with a dead token", n)
@@ -476,6 +500,7 @@ func TestTokenRenewal(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
 		w.f.setTTL(3, 4)
+		w.f.setGrace(time.Minute)
 		r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"), watchArgs...)
 		r.nextChild()
 		waitFor(t, "a second login", func() bool { return w.f.count(epLogin) >= 2 })
@@ -485,6 +510,9 @@ func TestTokenRenewal(t *testing.T) {
 		}
 		if n := r.lines(logPollFailed); n != 0 {
 			t.Errorf("%d failed polls", n)
+		}
+		if n := r.lines("logging in to Infisical again"); n == 0 {
+			t.Errorf("hush did not say why it logged in again:\n%s", r.out.String())
 		}
 		assertNoLeak(t, r.out.String(), w.secrets())
 	})

@@ -168,3 +168,51 @@ func replaceFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// VAULT_WRAP_TTL in hush's environment is the child's business: it wraps
+// none of hush's own requests (the AppRole login, the unwrap of a wrapped
+// secret id, the mount lookup, the read, the token's lookup and renewal),
+// which vault/api would otherwise all wrap; the child still sees it.
+func TestWrapTTLChangesNothing(t *testing.T) {
+	t.Parallel()
+	for _, wrapped := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wrapped=%v", wrapped), func(t *testing.T) {
+			t.Parallel()
+			f := newAuthFixture(t)
+			role, roleID := approleRole(t, f, "1h", "2h")
+			sid := secretID(t, role, wrapped)
+			env := append(baseEnv(), "VAULT_ADDR="+shared.addr, f.ref(), "VAULT_WRAP_TTL=60s",
+				"HUSH_VAULT_ROLE_ID="+roleID,
+				"HUSH_VAULT_SECRET_ID_FILE="+writeFile(t, "secret-id", sid+"\n"),
+				fmt.Sprintf("HUSH_VAULT_SECRET_ID_WRAPPED=%v", wrapped))
+			out := childFile(t)
+			r := startHush(t, env, []string{f.value, sid, roleID}, shortChild(out, "S", "VAULT_WRAP_TTL")...)
+			r.expectExit(0)
+			if got := lines(out); len(got) != 1 || got[0] != "S="+f.value+" VAULT_WRAP_TTL=60s" {
+				t.Errorf("child saw %q", got)
+			}
+		})
+	}
+}
+
+// An environment written for vals logs in unchanged: VAULT_AUTH_METHOD,
+// VAULT_ROLE_ID and VAULT_SECRET_ID (the secret id itself), and none of
+// them reaches the child (issue 14, item 5).
+func TestValsAuthVariables(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	role, roleID := approleRole(t, f, "1h", "2h")
+	sid := secretID(t, role, false)
+	env := append(baseEnv(), "VAULT_ADDR="+shared.addr, f.ref(),
+		"VAULT_AUTH_METHOD=approle", "VAULT_ROLE_ID="+roleID, "VAULT_SECRET_ID="+sid)
+	out := childFile(t)
+	r := startHush(t, env, []string{f.value, sid, roleID}, shortChild(out, "S", "VAULT_AUTH_METHOD", "VAULT_ROLE_ID", "VAULT_SECRET_ID")...)
+	r.expectExit(0)
+	want := "S=" + f.value + " VAULT_AUTH_METHOD=<unset> VAULT_ROLE_ID=<unset> VAULT_SECRET_ID=<unset>"
+	if got := lines(out); len(got) != 1 || got[0] != want {
+		t.Errorf("child saw %q, want %q", got, want)
+	}
+	if r.countLog("logged in to Vault method=approle") != 1 {
+		t.Errorf("expected one AppRole login:\n%s", r.stderr)
+	}
+}

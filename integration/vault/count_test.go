@@ -120,3 +120,35 @@ func TestRequestsPerPoll(t *testing.T) {
 		polls, count(reqs, func(r auditRequest) bool { return strings.HasPrefix(r.Path, metaPrefix) }),
 		count(reqs, func(r auditRequest) bool { return strings.HasPrefix(r.Path, metaPrefix) })/max(polls, 1), other)
 }
+
+// HUSH_VAULT_KV_MOUNTS tells hush what it would ask Vault at every start:
+// no mount lookup, the reads alone. A declaration Vault contradicts is an
+// error naming the setting, even for an optional reference (which a wrong
+// KV version would otherwise turn into a silently unset variable).
+func TestDeclaredKVMounts(t *testing.T) {
+	t.Parallel()
+	f := newCountFixture(t)
+	env := append(append(baseEnv(), "VAULT_ADDR="+shared.addr, "VAULT_TOKEN="+f.token, "HUSH_VAULT_KV_MOUNTS=secret=2"), f.env...)
+	out := childFile(t)
+	r := startHush(t, env, append(f.values, f.token), shortChild(out, "V_1_1", "V_5_4", "HUSH_VAULT_KV_MOUNTS")...)
+	r.expectExit(0)
+	if got := lines(out); len(got) != 1 || got[0] != fmt.Sprintf("V_1_1=%s V_5_4=%s HUSH_VAULT_KV_MOUNTS=<unset>", f.values[0], f.values[19]) {
+		t.Fatalf("child saw %q", got)
+	}
+	reqs := f.requests(t)
+	if n := count(reqs, func(r auditRequest) bool { return strings.HasPrefix(r.Path, "sys/internal/ui/mounts") }); n != 0 {
+		t.Errorf("%d mount lookups for a declared mount", n)
+	}
+	if n := count(reqs, func(r auditRequest) bool { return strings.HasPrefix(r.Path, "secret/data/") }); n != 5 {
+		t.Errorf("%d data reads, want 5", n)
+	}
+
+	kv := newKVFixture(t) // kv1-ID/ is a KV v1 mount
+	mount, _, _ := strings.Cut(kv.v1, "/")
+	env = append(shared.env(), "HUSH_VAULT_KV_MOUNTS="+mount+"=2", "X=ref+vault://"+kv.v1+"?optional=true#/password")
+	r = startHush(t, env, kv.secretsToCheck, "--", "true")
+	r.expectExit(125)
+	if !strings.Contains(r.stderr.String(), "HUSH_VAULT_KV_MOUNTS declares "+mount+"/ a KV v2 mount, and Vault says "+mount+"/ is KV v1") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}

@@ -158,3 +158,49 @@ func TestNoCredentials(t *testing.T) {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 }
+
+// No VAULT_ADDR and no VAULT_AGENT_ADDR: vault/api would fall back to
+// https://127.0.0.1:8200, which in a container is nothing, and hush would
+// retry it until the start-up deadline. It fails at once instead (here
+// well before a 10-minute deadline), naming what to set.
+func TestNoVaultAddress(t *testing.T) {
+	t.Parallel()
+	env := append(baseEnv(), "VAULT_TOKEN=tok-"+randomHex(8), "X=ref+vault://secret/app#/password")
+	r := startHush(t, env, nil, "--startup-timeout", "10m", "--", "true")
+	r.expectExit(125)
+	for _, w := range []string{"X: ref+vault://secret/app#/password", "VAULT_ADDR", "VAULT_AGENT_ADDR"} {
+		if !strings.Contains(r.stderr.String(), w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr.String(), "retrying") {
+		t.Errorf("hush retried:\n%s", r.stderr)
+	}
+}
+
+// A reference written for vals without a fragment (vals reads the last
+// segment as a key of the secret above it) is never read as something
+// else: hush names the form to write, optional or not (issue 14, item 4).
+func TestValsFormWithoutFragment(t *testing.T) {
+	t.Parallel()
+	f := newKVFixture(t)
+	for _, tc := range []struct{ name, path, want string }{
+		{"KV v2", f.v2 + "/password", "write ref+vault://" + f.v2 + "#/password"},
+		{"KV v1", f.v1 + "/password", "write ref+vault://" + f.v1 + "#/password"},
+	} {
+		for _, q := range []string{"", "?optional=true"} {
+			t.Run(tc.name+q, func(t *testing.T) {
+				env := append(shared.env(), "X=ref+vault://"+tc.path+q)
+				r := startHush(t, env, f.secretsToCheck, "--", "true")
+				r.expectExit(125)
+				if !strings.Contains(r.stderr.String(), tc.want) {
+					t.Errorf("stderr lacks %q:\n%s", tc.want, r.stderr)
+				}
+			})
+		}
+	}
+	// A key the parent does not have stays a plain missing secret.
+	env := append(shared.env(), "X=ref+vault://"+f.v2+"/nokey?optional=true")
+	r := startHush(t, env, f.secretsToCheck, "--", "true")
+	r.expectExit(0)
+}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hushinit/hush/sources"
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // How hush calls Infisical.
@@ -46,10 +46,8 @@ const (
 	// with one (always, in hush) they go on until the deadline. A poll
 	// makes one attempt and its loop backs off instead.
 	readAttempts = 5
-	backoffBase  = 250 * time.Millisecond
-	backoffCap   = 5 * time.Second
-	// maxMessage bounds how much of a server's error message hush repeats.
-	maxMessage = 200
+	// maxRedirects is what resty (the SDK's client) follows.
+	maxRedirects = 10
 )
 
 var errNotModified = errors.New("not modified")
@@ -61,10 +59,15 @@ type client struct {
 	log  *slog.Logger
 	http *http.Client
 
-	authLock chan struct{} // one login or renewal at a time, waited for with a context
+	authLock *remote.Gate   // one login or renewal at a time
+	rand     func() float64 // jitter; nil: math/rand
 	mu       sync.Mutex
 	tok      *token
 	used     bool // credentials were read to log in: report them for scrubbing
+	// keepCtx is set once the backend is watched: from the first token on,
+	// keepAlive renews it until keepCtx ends. keeping: keepAlive runs.
+	keepCtx context.Context
+	keeping bool
 }
 
 // token is an access token and what is known of its lifetime.
@@ -81,10 +84,12 @@ func newClient(s *settings, log *slog.Logger) *client {
 	t.TLSClientConfig = &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}
 	t.MaxIdleConnsPerHost = 4
 	// No client timeout: every call carries its own context (per-call
-	// timeout and the caller's deadline). Redirects are followed as
-	// net/http does (the SDK's resty client did the same); Authorization
-	// is not sent to another host.
-	return &client{s: s, log: log, http: &http.Client{Transport: t}, authLock: make(chan struct{}, 1)}
+	// timeout and the caller's deadline). Redirects are followed only
+	// within the configured origin: a 307 re-sends a login's body (the
+	// client secret, the JWT) and net/http would send the bearer token to
+	// another port of the same host, or over plain HTTP.
+	hc := &http.Client{Transport: t, CheckRedirect: remote.SameOrigin(maxRedirects)}
+	return &client{s: s, log: log, http: hc, authLock: remote.NewGate()}
 }
 
 // callError is a failed call, described without any credential or value.
@@ -205,12 +210,12 @@ func (c *client) send(ctx context.Context, r request, decode decodeFunc) error {
 	if resp.StatusCode == http.StatusNotModified && r.ifNoneMatch != "" {
 		return errNotModified
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	raw, err := remote.ReadBody(resp.Body, maxResponse)
+	if errors.Is(err, remote.ErrTooLarge) {
+		return errTooLarge
+	}
 	if err != nil {
 		return err
-	}
-	if len(raw) > maxResponse {
-		return errTooLarge
 	}
 	switch s := resp.StatusCode; {
 	case s >= 400:
@@ -262,8 +267,8 @@ func parseAPIError(status int, raw []byte) *apiError {
 // failure. secrets are credentials the server might echo back: they are
 // removed from any message.
 func (c *client) once(ctx context.Context, op string, r request, secrets []string, decode decodeFunc) error {
-	if strings.ContainsFunc(r.bearer, func(ch rune) bool { return ch < 0x21 || ch == 0x7f }) {
-		return &callError{op: op, msg: "the access token contains whitespace or control characters"}
+	if err := remote.CheckToken("the access token", r.bearer); err != nil {
+		return &callError{op: op, msg: err.Error()}
 	}
 	callCtx, cancel := context.WithTimeout(ctx, c.s.timeout)
 	defer cancel()
@@ -289,11 +294,11 @@ func (c *client) once(ctx context.Context, op string, r request, secrets []strin
 	switch {
 	case errors.As(err, &ae):
 		ce.status = ae.status
-		ce.msg = cleanMessage(ae.msg, secrets)
-		ce.reqID = cleanMessage(ae.reqID, secrets)
+		ce.msg = remote.Quote(ae.msg, secrets)
+		ce.reqID = remote.Quote(ae.reqID, secrets)
 		ce.retry = ae.status >= 500
 	case errors.As(err, &nj):
-		ce.msg = fmt.Sprintf("the answer is not JSON (Content-Type %q): a proxy in the way, or the wrong INFISICAL_DOMAIN?", cleanMessage(nj.contentType, nil))
+		ce.msg = fmt.Sprintf("the answer is not JSON (Content-Type %q): a proxy in the way, or the wrong INFISICAL_DOMAIN?", remote.Quote(nj.contentType, nil))
 	case errors.As(err, &bs):
 		ce.status = bs.status
 		ce.msg = "not an answer Infisical gives (a proxy in the way, or the wrong INFISICAL_DOMAIN?)"
@@ -304,12 +309,14 @@ func (c *client) once(ctx context.Context, op string, r request, secrets []strin
 		// because encoding/json quotes numbers and characters of the
 		// document.
 		ce.msg = err.Error()
+	case remote.IsRedirect(err):
+		ce.msg = err.Error() // the next attempt would be redirected again
 	case callCtx.Err() != nil:
 		ce.msg = fmt.Sprintf("no answer within %s (%s)", c.s.timeout, envTimeout)
 		ce.retry = true
 	default:
 		// The network, TLS, or an answer cut short.
-		ce.msg = cleanMessage(err.Error(), secrets)
+		ce.msg = remote.Quote(err.Error(), secrets)
 		ce.retry = !isCertError(err)
 	}
 	c.log.Debug("infisical request failed", "op", op, "status", ce.status, "duration", time.Since(start).Round(time.Millisecond), "retry", ce.retry)
@@ -329,69 +336,30 @@ func isCertError(err error) bool {
 		errors.As(err, &record) || errors.As(err, &verify)
 }
 
-// cleanMessage makes a server's text safe for one log line: no credential,
-// no control character, bounded length.
-func cleanMessage(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > maxMessage {
-		s = s[:maxMessage] + "..."
-	}
-	return s
-}
-
-// retry runs call again while it fails with a retryable error, waiting a
-// capped, jittered exponential backoff in between: until the next wait
-// would pass ctx's deadline (the start-up deadline, or the rotation
-// controller's), or for attempts in all when ctx has none. attempts <= 1
-// (a poll) means one call. Giving up before the deadline keeps the cause in
-// the error instead of a bare "deadline exceeded".
+// retry runs call again while it fails with a retryable error, with the
+// toolkit's back-off in between: until ctx's deadline (the start-up
+// deadline, or the rotation controller's) when it has one, else for
+// attempts in all. attempts <= 1 (a poll, a background renewal) means one
+// call: their loops back off instead.
 func (c *client) retry(ctx context.Context, attempts int, call func() error) error {
-	for attempt := 1; ; attempt++ {
+	_, hasDeadline := ctx.Deadline()
+	p := remote.RetryPolicy{
+		Persist: hasDeadline && attempts > 1,
+		Retries: attempts - 1,
+		Backoff: remote.Requests,
+		Failed: func(attempt int, err error, wait time.Duration) {
+			if attempt == 0 {
+				c.log.Warn("Infisical request failed; retrying", "err", err.Error())
+			} else {
+				c.log.Debug("Infisical request failed; retrying", "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond))
+			}
+		},
+	}
+	return remote.Retry(ctx, p, func(context.Context) remote.Attempt {
 		err := call()
 		var ce *callError
-		if err == nil || !errors.As(err, &ce) || !ce.retry || attempts <= 1 {
-			return err
-		}
-		wait := backoff(attempt)
-		if deadline, ok := ctx.Deadline(); ok {
-			if time.Until(deadline) < wait {
-				return fmt.Errorf("%w (gave up at the deadline after %d attempts)", err, attempt)
-			}
-		} else if attempt >= attempts {
-			return err
-		}
-		if attempt == 1 {
-			c.log.Warn("Infisical request failed; retrying", "err", err.Error())
-		} else {
-			c.log.Debug("Infisical request failed; retrying", "op", ce.op, "attempt", attempt, "retry_in", wait)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (gave up at the deadline after %d attempts)", err, attempt)
-		case <-t.C:
-		}
-	}
-}
-
-// backoff is 250ms, 500ms, 1s, ... capped at 5s, each ±20%.
-func backoff(attempt int) time.Duration {
-	d := backoffBase << (attempt - 1)
-	if d > backoffCap || d <= 0 {
-		d = backoffCap
-	}
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+		return remote.Attempt{Err: err, Retry: errors.As(err, &ce) && ce.retry}
+	})
 }
 
 // authed runs an authenticated call: with a valid token (logging in or
@@ -453,12 +421,10 @@ func (c *client) token(ctx context.Context, attempts int) (*token, error) {
 	if tok := c.current(); tok != nil && !tok.needsRefresh(time.Now()) {
 		return tok, nil
 	}
-	select {
-	case c.authLock <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for the Infisical login: %w", ctx.Err())
+	if err := c.authLock.Enter(ctx, "the Infisical login"); err != nil {
+		return nil, err
 	}
-	defer func() { <-c.authLock }()
+	defer c.authLock.Leave()
 	old := c.current()
 	now := time.Now()
 	if old != nil && !old.needsRefresh(now) {
@@ -477,7 +443,23 @@ func (c *client) token(ctx context.Context, attempts int) (*token, error) {
 	c.mu.Lock()
 	c.tok = tok
 	c.mu.Unlock()
+	c.startKeepAlive(nil)
 	return tok, nil
+}
+
+// startKeepAlive starts keepAlive when the backend is watched (ctx given
+// now or earlier) and a token exists, unless it runs already.
+func (c *client) startKeepAlive(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ctx != nil {
+		c.keepCtx = ctx
+	}
+	if c.keepCtx == nil || c.keeping || c.tok == nil || c.tok.ttl <= 0 || !c.s.auth.renewable() {
+		return
+	}
+	c.keeping = true
+	go c.keepAlive(c.keepCtx)
 }
 
 func (c *client) current() *token {
@@ -512,7 +494,9 @@ func (c *client) refresh(ctx context.Context, old *token, attempts int) (*token,
 		return c.plainToken()
 	}
 	now := time.Now()
-	if old != nil && old.canRenew(now) {
+	switch {
+	case old == nil:
+	case old.canRenew(now):
 		tok, err := c.renew(ctx, old, attempts)
 		if err == nil {
 			return tok, nil
@@ -521,9 +505,95 @@ func (c *client) refresh(ctx context.Context, old *token, attempts int) (*token,
 		if !errors.As(err, &ce) || ce.status == 0 || ce.status >= 500 {
 			return nil, err // the server is not answering: a login would not either
 		}
-		c.log.Info("Infisical refused to renew the access token; logging in again", "status", ce.status)
+		c.log.Info("logging in to Infisical again", "because", "Infisical refused to renew the access token", "status", ce.status)
+	default:
+		// Say why a login replaces a renewal: a token that expired
+		// unrenewed means hush was late (or Infisical unreachable), which
+		// an operator wants to tell from the normal end of a token's
+		// maximum lifetime.
+		c.log.Info("logging in to Infisical again", "because", old.whyNoRenewal(now))
 	}
 	return c.login(ctx, attempts)
+}
+
+// whyNoRenewal says why canRenew is false.
+func (t *token) whyNoRenewal(now time.Time) string {
+	switch {
+	case !t.fromLogin:
+		return "the access token was not obtained by a login"
+	case t.expired(now):
+		return fmt.Sprintf("the access token expired %s ago without being renewed", now.Sub(t.obtained.Add(t.ttl)).Round(time.Millisecond))
+	}
+	return "renewing would pass the access token's maximum lifetime (accessTokenMaxTTL)"
+}
+
+// keepAlive renews the access token on its own schedule — at about two
+// thirds of its lifetime, with jitter — whatever the polls do, and logs in
+// again past its maximum lifetime, until ctx ends. A failed renewal is
+// tried again a tenth of the TTL later, doubling, while the token lives,
+// then by logging in; the first failure is logged as a warning, the rest
+// at debug level. A token used by a call in between (which refreshes it when it is
+// near its end) simply moves the schedule.
+func (c *client) keepAlive(ctx context.Context) {
+	defer func() {
+		c.mu.Lock()
+		c.keeping = false
+		c.mu.Unlock()
+	}()
+	failures := 0
+	for {
+		tok := c.current()
+		if tok == nil || tok.ttl <= 0 || !c.s.auth.renewable() {
+			return // nothing to keep alive: the next call logs in
+		}
+		at := remote.RenewAt(tok.obtained, tok.ttl, c.rand)
+		if failures > 0 {
+			// Paced by the token's life, as failed polls are by the
+			// interval: a tenth of the TTL, doubling.
+			at = time.Now().Add(remote.PollDelay(max(tok.ttl/10, time.Second), failures-1, c.rand))
+		}
+		if !remote.Sleep(ctx, time.Until(at)) {
+			return
+		}
+		if err := c.refreshIfCurrent(ctx, tok); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			if failures == 1 {
+				c.log.Warn("cannot renew the Infisical access token; retrying", "err", err.Error())
+			} else {
+				c.log.Debug("cannot renew the Infisical access token; retrying", "err", err.Error(), "failures", failures)
+			}
+			continue
+		}
+		if failures > 0 {
+			c.log.Info("renewed the Infisical access token again", "after_failures", failures)
+		}
+		failures = 0
+	}
+}
+
+// refreshIfCurrent renews (or replaces) tok unless another call did it
+// first.
+func (c *client) refreshIfCurrent(ctx context.Context, tok *token) error {
+	if err := c.authLock.Enter(ctx, "the Infisical login"); err != nil {
+		return err
+	}
+	defer c.authLock.Leave()
+	if c.current() != tok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*c.s.timeout)
+	defer cancel()
+	fresh, err := c.refresh(ctx, tok, 1)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.tok = fresh
+	c.mu.Unlock()
+	return nil
 }
 
 // plainToken is INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN or INFISICAL_TOKEN
@@ -582,7 +652,7 @@ func (c *client) login(ctx context.Context, attempts int) (*token, error) {
 		r.path = "/v1/auth/universal-auth/login"
 		r.body = universalLoginBody{ClientID: id, ClientSecret: secret, OrganizationSlug: a.org}
 	case methodKubernetes:
-		b, err := readLimited(a.jwt, maxCredentialFile)
+		b, err := remote.ReadLimited(a.jwt, remote.MaxCredentialFile)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) && a.jwtVar == "" {
 				return nil, fmt.Errorf("Kubernetes auth: no service account token at %s (set %s)", a.jwt, envK8sTokenPth)

@@ -3,11 +3,11 @@ package infisical
 import (
 	"crypto/x509"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // Environment variables, named as the Infisical CLI names them. hush reads
@@ -31,14 +31,17 @@ const (
 	// HUSH_* variable).
 	envCACert       = "HUSH_INFISICAL_CA_CERT" // PEM file added to the system roots
 	envPollInterval = "HUSH_INFISICAL_POLL_INTERVAL"
-	envTimeout      = "HUSH_INFISICAL_TIMEOUT"
+	// envTimeout is named like Vault's HUSH_VAULT_REQUEST_TIMEOUT (the
+	// toolkit's HUSH_<BACKEND>_<NAME> pattern); envTimeoutOld, its first
+	// name, still works.
+	envTimeout    = "HUSH_INFISICAL_REQUEST_TIMEOUT"
+	envTimeoutOld = "HUSH_INFISICAL_TIMEOUT"
 )
 
 const (
 	defaultSite          = "https://app.infisical.com"
 	defaultK8sTokenPath  = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 	defaultTimeout       = 10 * time.Second
-	maxCredentialFile    = 64 << 10 // a JWT, a client secret or a token file
 	maxCACertFile        = 1 << 20
 	fileSuffix           = "_FILE"
 	methodToken          = "token"
@@ -64,7 +67,7 @@ func loadSettings(getenv func(string) string) (*settings, error) {
 	}
 	s.base = base
 	if name := strings.TrimSpace(getenv(envCACert)); name != "" {
-		pem, err := readLimited(name, maxCACertFile)
+		pem, err := remote.ReadLimited(name, maxCACertFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", envCACert, err)
 		}
@@ -77,10 +80,10 @@ func loadSettings(getenv func(string) string) (*settings, error) {
 		}
 		s.roots = pool
 	}
-	if v := strings.TrimSpace(getenv(envTimeout)); v != "" {
-		d, err := time.ParseDuration(v)
+	if v, from := remote.Setting(getenv, envTimeout, envTimeoutOld); strings.TrimSpace(v) != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%s=%q: want a positive duration such as 10s", envTimeout, v)
+			return nil, fmt.Errorf("%s=%q: want a positive duration such as 10s", from, v)
 		}
 		s.timeout = d
 	}
@@ -160,7 +163,7 @@ func (c credVar) value(getenv func(string) string) (string, error) {
 	if !c.isFile {
 		return strings.TrimSpace(v), nil
 	}
-	b, err := readLimited(v, maxCredentialFile)
+	b, err := remote.ReadLimited(v, remote.MaxCredentialFile)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", c.name, err)
 	}
@@ -261,7 +264,16 @@ func (a authConfig) usedVars() []string {
 	var out []string
 	switch a.method {
 	case methodToken:
-		out = append(out, a.token.name)
+		// Both access token variables are Infisical's credentials: the
+		// one hush did not pick is a second copy (or an older token) of
+		// the identity hush used, never the application's business.
+		for _, n := range []string{envUAToken, envToken} {
+			for _, name := range []string{n, n + fileSuffix} {
+				if a.getenv(name) != "" {
+					out = append(out, name)
+				}
+			}
+		}
 	case methodUniversal:
 		out = append(out, a.id.name, a.secret.name)
 	case methodKubernetes:
@@ -276,23 +288,6 @@ func (a authConfig) usedVars() []string {
 // renewable reports whether the method can log in again by itself (a plain
 // access token cannot).
 func (a authConfig) renewable() bool { return a.method != methodToken }
-
-// readLimited reads at most limit bytes of a file; a larger one is an error.
-func readLimited(name string, limit int64) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, limit)
-	}
-	return b, nil
-}
 
 // pollInterval is HUSH_INFISICAL_POLL_INTERVAL when set, else def (hush's
 // --poll-interval).

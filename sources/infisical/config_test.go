@@ -1,6 +1,7 @@
 package infisical
 
 import (
+	"github.com/hushinit/hush/sources/internal/remote"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,7 +49,10 @@ func TestChooseAuth(t *testing.T) {
 		used   []string
 	}{
 		{"token", env(envToken, "t"), methodToken, []string{envToken}},
-		{"ua token first", env(envToken, "t", envUAToken, "u"), methodToken, []string{envUAToken}},
+		// Both token variables are scrubbed: the unused one is Infisical's
+		// credential too (issue 10, item 5).
+		{"ua token first", env(envToken, "t", envUAToken, "u"), methodToken, []string{envUAToken, envToken}},
+		{"ua token file and token", env(envToken, "t", envUAToken+"_FILE", "/u"), methodToken, []string{envUAToken + "_FILE", envToken}},
 		{"token file", env(envToken+"_FILE", "/x"), methodToken, []string{envToken + "_FILE"}},
 		{"universal", env(envClientID, "id", envSecret, "s"), methodUniversal, []string{envClientID, envSecret}},
 		{"universal files", env(envClientID+"_FILE", "/a", envSecret+"_FILE", "/b"), methodUniversal,
@@ -130,6 +134,9 @@ func TestSettings(t *testing.T) {
 	if s.timeout != defaultTimeout || s.roots != nil || s.base != "https://app.infisical.com/api" {
 		t.Errorf("defaults: %+v", s)
 	}
+	if s, err := loadSettings(env(envToken, "t", envTimeoutOld, "3s")); err != nil || s.timeout != 3*time.Second {
+		t.Errorf("the old name of the timeout setting: %v", err)
+	}
 	if _, err := loadSettings(env(envToken, "t", envTimeout, "0s")); err == nil {
 		t.Error("zero timeout accepted")
 	}
@@ -173,37 +180,34 @@ func TestTokenLifetime(t *testing.T) {
 	if !tok.expired(now.Add(90 * time.Second)) {
 		t.Error("not expired")
 	}
+	// Why a login replaces a renewal, as logged.
+	if why := tok.whyNoRenewal(now.Add(60 * time.Second)); !strings.Contains(why, "maximum lifetime") {
+		t.Errorf("past the max TTL: %q", why)
+	}
+	if why := tok.whyNoRenewal(now.Add(95 * time.Second)); !strings.Contains(why, "expired 5s ago without being renewed") {
+		t.Errorf("expired: %q", why)
+	}
 	static := &token{obtained: now}
 	if static.needsRefresh(now.Add(1000*time.Hour)) || static.canRenew(now) {
 		t.Error("a plain token is never refreshed")
 	}
 }
 
-func TestBackoff(t *testing.T) {
+// Failed polls back off with the toolkit's rule (remote.PollDelay), with
+// jitter from the poller's random source.
+func TestPollBackoff(t *testing.T) {
 	t.Parallel()
-	for attempt := 1; attempt < 70; attempt++ {
-		d := backoff(attempt)
-		if d <= 0 || d > backoffCap*12/10 {
-			t.Errorf("attempt %d: %v", attempt, d)
-		}
-	}
-	p := &poller{interval: time.Second}
+	mid := func() float64 { return 0.5 }
+	p := &poller{interval: time.Second, rand: mid}
 	if p.delay(0) != time.Second || p.delay(1) != 2*time.Second || p.delay(50) != 10*time.Second {
 		t.Errorf("poll backoff: %v %v %v", p.delay(0), p.delay(1), p.delay(50))
 	}
-	p = &poller{interval: time.Minute}
-	if p.delay(50) != maxPollBackoff {
+	p = &poller{interval: time.Minute, rand: mid}
+	if p.delay(50) != remote.MaxPollBackoff {
 		t.Errorf("poll backoff cap: %v", p.delay(50))
 	}
-}
-
-func TestCleanMessage(t *testing.T) {
-	t.Parallel()
-	got := cleanMessage("bad secret hunter2\nline two", []string{"hunter2", ""})
-	if strings.Contains(got, "hunter2") || strings.Contains(got, "\n") {
-		t.Errorf("%q", got)
-	}
-	if long := cleanMessage(strings.Repeat("x", 1000), nil); len(long) > maxMessage+3 {
-		t.Errorf("length %d", len(long))
+	p = &poller{interval: time.Minute, rand: func() float64 { return 0 }}
+	if p.delay(0) != 54*time.Second {
+		t.Errorf("poll jitter: %v", p.delay(0))
 	}
 }

@@ -61,8 +61,9 @@ type Backend struct {
 	pollErr error // a bad HUSH_INFISICAL_POLL_INTERVAL, reported on first use
 	revoke  bool
 
-	initMu sync.Mutex
-	c      *client
+	initMu  sync.Mutex
+	c       *client
+	keepCtx context.Context // the watch's: the token is kept alive while it lasts
 
 	foldersMu sync.Mutex
 	folders   map[folder]*folderState
@@ -158,6 +159,9 @@ func (b *Backend) client() (*client, error) {
 		return nil, err
 	}
 	b.c = newClient(s, b.log)
+	if b.keepCtx != nil {
+		b.c.startKeepAlive(b.keepCtx)
+	}
 	return b.c, nil
 }
 

@@ -8,10 +8,9 @@ import (
 	"time"
 
 	"github.com/hushinit/hush/sources"
-)
 
-// maxPollBackoff caps how long a failing poll waits before the next one.
-const maxPollBackoff = 5 * time.Minute
+	"github.com/hushinit/hush/sources/internal/remote"
+)
 
 // watched is one group of a folder: the group to notify and the key it
 // reads.
@@ -72,6 +71,16 @@ func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sourc
 	}
 	sort.Slice(p.order, func(i, j int) bool { return p.order[i].String() < p.order[j].String() })
 	go p.loop(ctx)
+	// The token is renewed on its own schedule, not when a poll happens
+	// to need it: a poll interval longer than the token's lifetime, or a
+	// late poll, must not cost a new login.
+	b.initMu.Lock()
+	b.keepCtx = ctx
+	c := b.c
+	b.initMu.Unlock()
+	if c != nil {
+		c.startKeepAlive(ctx)
+	}
 	return nil
 }
 
@@ -81,6 +90,7 @@ type poller struct {
 	folders  map[folder][]watched
 	order    []folder
 	notify   func(sources.GroupKey)
+	rand     func() float64 // jitter; nil: math/rand
 	// seen is what the last poll found per folder. It is the poller's own:
 	// a read that refreshes a listing must not move it, or a change that
 	// read saw would never be notified for the folder's other groups.
@@ -89,7 +99,9 @@ type poller struct {
 
 func (p *poller) loop(ctx context.Context) {
 	failures := 0
-	t := time.NewTimer(p.interval)
+	// The first poll comes at a random point of the first interval, every
+	// later one with the toolkit's jitter: a fleet does not poll in step.
+	t := time.NewTimer(remote.FirstPoll(p.interval, p.rand))
 	defer t.Stop()
 	for {
 		select {
@@ -109,14 +121,11 @@ func (p *poller) loop(ctx context.Context) {
 	}
 }
 
-// delay is the wait before the next poll after failures failed ones.
+// delay is the wait before the next poll after failures failed ones: the
+// toolkit's, the same as Vault's (jittered; doubled per failure, up to ten
+// intervals and at most five minutes).
 func (p *poller) delay(failures int) time.Duration {
-	d := p.interval
-	limit := max(min(10*p.interval, maxPollBackoff), p.interval)
-	for i := 0; i < failures && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
+	return remote.PollDelay(p.interval, failures, p.rand)
 }
 
 // pollAll polls every folder, one after the other, and reports whether all

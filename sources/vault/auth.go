@@ -5,19 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hushinit/hush/sources"
+
+	"github.com/hashicorp/vault/api"
+	"github.com/hashicorp/vault/api/auth/approle"
+	"github.com/hashicorp/vault/api/auth/kubernetes"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // authState is hush's Vault token. Logins are serialised by sem, so that the
 // groups read concurrently at start-up share one login.
 type authState struct {
-	sem     chan struct{}
+	gate    *remote.Gate
 	mu      sync.Mutex
 	gen     uint64
 	ready   bool
@@ -44,15 +48,17 @@ func (a *authState) current() (token string, secret *lifetime, gen uint64, chang
 }
 
 func (a *authState) lock(ctx context.Context) bool {
-	select {
-	case a.sem <- struct{}{}:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return a.gate.Enter(ctx, "the Vault login") == nil
 }
 
-func (a *authState) unlock() { <-a.sem }
+func (a *authState) unlock() { a.gate.Leave() }
+
+// token is hush's current Vault token ("" with no credentials: a Vault
+// Agent or Proxy adds it).
+func (b *Backend) token() string {
+	tok, _, _, _ := b.auth.current()
+	return tok
+}
 
 // setToken makes tok hush's token for every request from now on.
 func (b *Backend) setToken(tok string, secret *lifetime) {
@@ -65,7 +71,6 @@ func (b *Backend) setToken(tok string, secret *lifetime) {
 	start := !a.looping && b.ctx.Err() == nil
 	a.looping = a.looping || start
 	a.mu.Unlock()
-	b.client.setToken(tok)
 	if start {
 		go b.tokenLoop()
 	}
@@ -108,11 +113,15 @@ func (b *Backend) obtainToken(ctx context.Context, persist bool) (string, *lifet
 	case authToken:
 		return strings.TrimSpace(b.cfg.Getenv(EnvToken)), nil, nil
 	case authTokenFile:
-		tok, err := readCredential(b.set.tokenFile, EnvTokenFile)
+		tok, err := remote.ReadCredential(b.set.tokenFile, EnvTokenFile)
 		return tok, nil, err
 	case authAppRole, authK8s:
 		loginPath := b.loginPath()
-		s, err := b.call(ctx, "log in", loginPath, persist, b.loginOnce)
+		mode := fewTimes
+		if persist {
+			mode = untilDeadline
+		}
+		s, err := b.call(ctx, "log in", loginPath, mode, b.loginOnce)
 		if err != nil {
 			return "", nil, err
 		}
@@ -128,23 +137,42 @@ func (b *Backend) obtainToken(ctx context.Context, persist bool) (string, *lifet
 	return "", nil, nil
 }
 
-// loginOnce sends one login with the credentials as they are now: the
-// secret id file and the service account token are read again every time,
-// because both rotate (a new secret id delivered, a projected token
-// refreshed by the kubelet).
+// loginOnce sends one login with the credentials as they are now, through
+// vault/api's AppRole and Kubernetes auth methods, built afresh for each
+// login: the secret id file and the service account token are read again
+// every time (bounded, by hush), because both rotate (a new secret id
+// delivered, a projected token refreshed by the kubelet). The client
+// carries no token, so the login sends none.
 func (b *Backend) loginOnce(ctx context.Context) (*response, error) {
+	var method api.AuthMethod
+	mount := strings.Trim(b.set.approleMount, "/")
 	if b.set.method == authK8s {
-		jwt, err := readCredential(b.set.k8sTokenPath, EnvK8sTokenPath)
+		jwt, err := remote.ReadCredential(b.set.k8sTokenPath, EnvK8sTokenPath)
 		if err != nil {
 			return nil, err
 		}
-		return b.client.write(ctx, b.loginPath(), map[string]any{"role": b.set.k8sRole, "jwt": jwt}, "")
+		k, err := kubernetes.NewKubernetesAuth(b.set.k8sRole, kubernetes.WithServiceAccountToken(jwt),
+			kubernetes.WithMountPath(strings.Trim(b.set.k8sMount, "/")))
+		if err != nil {
+			return nil, fmt.Errorf("Kubernetes auth: %w", err)
+		}
+		method = k
+	} else {
+		secretID, err := b.secretID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a, err := approle.NewAppRoleAuth(b.set.roleID, &approle.SecretID{FromString: secretID}, approle.WithMountPath(mount))
+		if err != nil {
+			return nil, fmt.Errorf("AppRole auth: %w", err)
+		}
+		method = a
 	}
-	secretID, err := b.secretID(ctx)
-	if err != nil {
+	s, err := method.Login(ctx, b.client.api)
+	if err != nil || s == nil || s.Auth == nil {
 		return nil, err
 	}
-	return b.client.write(ctx, b.loginPath(), map[string]any{"role_id": b.set.roleID, "secret_id": secretID}, "")
+	return &response{Auth: &authInfo{ClientToken: s.Auth.ClientToken, LeaseDuration: s.Auth.LeaseDuration, Renewable: s.Auth.Renewable}}, nil
 }
 
 func (b *Backend) loginPath() string {
@@ -159,7 +187,15 @@ func (b *Backend) loginPath() string {
 // response-wrapping token (HUSH_VAULT_SECRET_ID_WRAPPED): PUT
 // sys/wrapping/unwrap with the wrapping token as the request's token.
 func (b *Backend) secretID(ctx context.Context) (string, error) {
-	v, err := readCredential(b.set.secretIDFile, EnvSecretIDFile)
+	var (
+		v   string
+		err error
+	)
+	if b.set.secretIDEnv {
+		v = strings.TrimSpace(b.cfg.Getenv(EnvValsSecretID))
+	} else {
+		v, err = remote.ReadCredential(b.set.secretIDFile, EnvSecretIDFile)
+	}
 	if err != nil || !b.set.secretIDWrap {
 		return v, err
 	}
@@ -173,36 +209,13 @@ func (b *Backend) secretID(ctx context.Context) (string, error) {
 	}
 	var id string
 	if s != nil {
-		id, _ = s.Data["secret_id"].(string)
+		id, _ = s.Data.fields()["secret_id"].(string)
 	}
 	if id == "" {
 		return "", errors.New("unwrap the secret id: the wrapped response holds no secret_id")
 	}
 	a.wrapToken, a.secretID = v, id
 	return id, nil
-}
-
-// readCredential reads a token or secret id file (bounded), without
-// surrounding whitespace: `echo token > file` adds a newline that Vault
-// would reject.
-func readCredential(path, envName string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", envName, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxCredentialFile+1))
-	if err != nil {
-		return "", fmt.Errorf("%s: reading %s: %w", envName, path, err)
-	}
-	if len(b) > maxCredentialFile {
-		return "", fmt.Errorf("%s: %s is larger than %d bytes", envName, path, maxCredentialFile)
-	}
-	v := strings.TrimSpace(string(b))
-	if v == "" {
-		return "", fmt.Errorf("%s: %s is empty", envName, path)
-	}
-	return v, nil
 }
 
 // refreshToken handles a 403 on a request made with token generation gen:
@@ -220,7 +233,7 @@ func (b *Backend) refreshToken(ctx context.Context, gen uint64) bool {
 	}
 	cur, _, _, _ := a.current()
 	if b.set.method == authTokenFile {
-		tok, err := readCredential(b.set.tokenFile, EnvTokenFile)
+		tok, err := remote.ReadCredential(b.set.tokenFile, EnvTokenFile)
 		if err != nil || tok == cur {
 			return false
 		}
@@ -231,7 +244,7 @@ func (b *Backend) refreshToken(ctx context.Context, gen uint64) bool {
 	}
 	// A token that can still look itself up is valid: the 403 is about
 	// policies, and a new login would change nothing.
-	if _, err := b.client.read(ctx, "auth/token/lookup-self", nil); err == nil {
+	if _, err := b.client.read(ctx, "auth/token/lookup-self", nil, cur); err == nil {
 		return false
 	} else if e := describe("", "", err); e.status != 403 {
 		return false
@@ -295,15 +308,16 @@ func (b *Backend) tokenLoop() {
 // ttl 0) or that may not look itself up returns nil.
 func (b *Backend) lookupSelf(ctx context.Context, tok string) *lifetime {
 	for attempt := 0; ; attempt++ {
-		s, err := b.client.read(ctx, "auth/token/lookup-self", nil)
+		s, err := b.client.read(ctx, "auth/token/lookup-self", nil, tok)
 		if err == nil && s != nil {
-			ttl := number(s.Data["ttl"])
+			data := s.Data.fields()
+			ttl := number(data["ttl"])
 			if ttl <= 0 {
 				return nil
 			}
-			renewable, _ := s.Data["renewable"].(bool)
+			renewable, _ := data["renewable"].(bool)
 			return &lifetime{token: tok, ttl: time.Duration(ttl) * time.Second, renewable: renewable,
-				increment: int(number(s.Data["creation_ttl"]))}
+				increment: int(number(data["creation_ttl"]))}
 		}
 		if err == nil {
 			return nil
@@ -313,7 +327,7 @@ func (b *Backend) lookupSelf(ctx context.Context, tok string) *lifetime {
 			b.log.Debug("cannot look up hush's Vault token; it is not renewed", "err", e.Error())
 			return nil
 		}
-		if !sleep(ctx, reloginBackoff(attempt)) {
+		if !remote.Sleep(ctx, reloginBackoff.Delay(attempt)) {
 			return nil
 		}
 	}
@@ -362,21 +376,21 @@ func (b *Backend) relogin(gen uint64, why endReason) {
 			return
 		}
 		a.unlock()
-		wait := reloginBackoff(attempt)
+		wait := reloginBackoff.Delay(attempt)
 		if attempt == 0 {
 			b.log.Warn("cannot log in to Vault again; retrying", "err", err.Error(), "retry_in", wait.Round(time.Millisecond))
 		} else {
 			b.log.Debug("cannot log in to Vault again; retrying", "err", err.Error(), "retry_in", wait.Round(time.Millisecond))
 		}
-		if !sleep(b.ctx, wait) {
+		if !remote.Sleep(b.ctx, wait) {
 			return
 		}
 	}
 }
 
-func reloginBackoff(attempt int) time.Duration {
-	return min(time.Second<<min(attempt, 5), 30*time.Second)
-}
+// reloginBackoff paces background logins and lookups that keep failing:
+// 1s doubling to 30s, with jitter.
+var reloginBackoff = remote.Backoff{Base: time.Second, Max: 30 * time.Second, Jitter: 0.2}
 
 // notifyLeased reports every group holding a lease: leases belong to the
 // token that took them and die with it, so after a new login they must be

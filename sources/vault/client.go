@@ -3,307 +3,122 @@ package vault
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
-// client is a small Vault HTTP API client. hush does not link
-// github.com/hashicorp/vault/api: that package's initialisation (some forty
-// regular expressions compiled at program start, plus its dependencies')
-// costs about a millisecond of CPU and 300 KB of heap at EVERY start of
-// hush, Vault reference or not, and its dependencies about 1.2 MB of
-// binary; both are budgets. The client reads the same VAULT_* variables as
-// vault/api's DefaultConfig and NewClient (see readClientEnv), speaks the
-// same wire protocol (X-Vault-Token, X-Vault-Request, X-Vault-Namespace,
-// one redirect followed) and never asks for response wrapping.
+// client is hush's use of vault/api's Client: vault/api reads every VAULT_*
+// variable exactly as the vault CLI does (address, agent address, TLS,
+// namespace, headers, proxy, rate limit, SRV lookup, ...), builds the
+// transport, and sends the requests. hush keeps on top of it:
+//
+//   - one retry policy: vault/api's is switched off (MaxRetries 0) and
+//     hush's loop (call) retries until the caller's deadline, or
+//     VAULT_MAX_RETRIES times for a background call;
+//   - the raw-response calls, with every answer bounded (maxResponse) at
+//     the transport and decoded as it streams in;
+//   - hush's token given per request, never VAULT_TOKEN picked up behind
+//     the auth method's back;
+//   - no response wrapping for hush's own reads, whatever VAULT_WRAP_TTL
+//     says (the child may want it; hush needs the plain answer);
+//   - redirects followed by net/http within VAULT_ADDR's origin only
+//     (remote.SameOrigin), vault/api's own following switched off, because
+//     it would carry the token to whatever address a standby names.
 type client struct {
-	base       *url.URL // scheme, host and path prefix of the API
-	http       *http.Client
-	headers    http.Header // sent with every request
-	srvLookup  bool
-	limiter    *limiter
-	maxRetries int
-
-	mu    sync.RWMutex
-	token string
+	api        *api.Client
+	addr       string
+	maxRetries int // VAULT_MAX_RETRIES: retries of a background call
 }
 
 // maxResponse bounds what hush reads of one answer: secrets are at most
 // 1 MiB, and no answer hush asks for is much larger.
 const maxResponse = 8 << 20
 
-// clientEnv is the client's configuration from the VAULT_* variables.
-type clientEnv struct {
-	addr             string
-	caCert, caPath   string
-	caCertBytes      []byte
-	clientCert       string
-	clientKey        string
-	skipVerify       bool
-	serverName       string
-	proxy            string
-	namespace        string
-	headers          map[string]string
-	maxRetries       int
-	clientTimeout    time.Duration
-	srvLookup        bool
-	disableRedirects bool
-	rate             float64
-	burst            int
-}
+// Vault's address variables (vault/api's names).
+const (
+	envAddr      = "VAULT_ADDR"
+	envAgentAddr = "VAULT_AGENT_ADDR"
+)
 
-// readClientEnv reads the variables vault/api's DefaultConfig and NewClient
-// read (VAULT_TOKEN and VAULT_WRAP_TTL aside: the auth method decides the
-// token, and hush never asks for wrapped answers).
-func readClientEnv(getenv func(string) string) (clientEnv, error) {
-	e := clientEnv{addr: "https://127.0.0.1:8200", maxRetries: 2}
-	if v := getenv("VAULT_ADDR"); v != "" {
-		e.addr = v
+// newClient builds the client from the VAULT_* variables; nothing touches
+// the network. requestTimeout bounds each request (HUSH_VAULT_REQUEST_TIMEOUT,
+// else VAULT_CLIENT_TIMEOUT when set, else 10s).
+func newClient(getenv func(string) string, requestTimeout time.Duration, timeoutSet bool) (*client, error) {
+	// vault/api would fall back to https://127.0.0.1:8200, which in a
+	// container is nothing: say what to set instead of timing out.
+	if getenv(envAddr) == "" && getenv(envAgentAddr) == "" {
+		return nil, fmt.Errorf("no Vault address: set %s (or %s for a Vault Agent or Proxy)", envAddr, envAgentAddr)
 	}
-	if v := getenv("VAULT_AGENT_ADDR"); v != "" {
-		e.addr = v
+	cfg := api.DefaultConfig()
+	if cfg.Error != nil {
+		return nil, configError(cfg.Error)
 	}
-	e.caCert, e.caPath = getenv("VAULT_CACERT"), getenv("VAULT_CAPATH")
-	if v := getenv("VAULT_CACERT_BYTES"); v != "" {
-		e.caCertBytes = []byte(v)
+	retries := min(cfg.MaxRetries, maxRetriesCap)
+	cfg.MaxRetries = 0
+	if timeoutSet || getenv("VAULT_CLIENT_TIMEOUT") == "" {
+		cfg.Timeout = requestTimeout
 	}
-	e.clientCert, e.clientKey = getenv("VAULT_CLIENT_CERT"), getenv("VAULT_CLIENT_KEY")
-	if (e.clientCert == "") != (e.clientKey == "") {
-		return e, errors.New("VAULT_CLIENT_CERT and VAULT_CLIENT_KEY must be set together")
+	redirects := 1 // vault/api's rule: one redirect, a standby to the active node
+	if cfg.DisableRedirects {
+		redirects = 0
 	}
-	e.serverName = getenv("VAULT_TLS_SERVER_NAME")
-	e.namespace = getenv("VAULT_NAMESPACE")
-	e.proxy = getenv("VAULT_HTTP_PROXY")
-	if v := getenv("VAULT_PROXY_ADDR"); v != "" {
-		e.proxy = v
-	}
-	var err error
-	for _, b := range []struct {
-		name string
-		dst  *bool
-	}{{"VAULT_SKIP_VERIFY", &e.skipVerify}, {"VAULT_SRV_LOOKUP", &e.srvLookup}, {"VAULT_DISABLE_REDIRECTS", &e.disableRedirects}} {
-		if v := getenv(b.name); v != "" {
-			if *b.dst, err = strconv.ParseBool(v); err != nil {
-				return e, fmt.Errorf("could not parse %s", b.name)
-			}
-		}
-	}
-	if v := getenv("VAULT_MAX_RETRIES"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			return e, fmt.Errorf("could not parse VAULT_MAX_RETRIES")
-		}
-		e.maxRetries = int(min(n, maxRetriesCap))
-	}
-	if v := getenv("VAULT_CLIENT_TIMEOUT"); v != "" {
-		if e.clientTimeout, err = parseDurationSecond(v); err != nil || e.clientTimeout <= 0 {
-			return e, fmt.Errorf("could not parse VAULT_CLIENT_TIMEOUT")
-		}
-	}
-	if v := getenv("VAULT_RATE_LIMIT"); v != "" {
-		if e.rate, e.burst, err = parseRateLimit(v); err != nil {
-			return e, err
-		}
-	}
-	if v := getenv("VAULT_HEADERS"); v != "" {
-		var raw map[string]any
-		if err := json.Unmarshal([]byte(v), &raw); err != nil {
-			return e, errors.New("could not parse VAULT_HEADERS (a JSON object)")
-		}
-		e.headers = map[string]string{}
-		for k, val := range raw {
-			if strings.HasPrefix(http.CanonicalHeaderKey(k), "X-Vault-") {
-				return e, fmt.Errorf("VAULT_HEADERS: header %s: X-Vault-* headers are Vault's own", k)
-			}
-			s, ok := val.(string)
-			if !ok {
-				return e, fmt.Errorf("VAULT_HEADERS: header %s is not a string", k)
-			}
-			e.headers[k] = s
-		}
-	}
-	return e, nil
-}
-
-// parseDurationSecond reads "30" as 30s and anything else as a Go duration,
-// as Vault does.
-func parseDurationSecond(v string) (time.Duration, error) {
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	return time.ParseDuration(v)
-}
-
-// parseRateLimit reads VAULT_RATE_LIMIT: "rate" or "rate:burst".
-func parseRateLimit(v string) (float64, int, error) {
-	r, b, hasBurst := strings.Cut(v, ":")
-	rate, err := strconv.ParseFloat(r, 64)
-	if err != nil || rate <= 0 {
-		return 0, 0, errors.New("VAULT_RATE_LIMIT was provided but incorrectly formatted")
-	}
-	burst := int(rate)
-	if hasBurst {
-		if burst, err = strconv.Atoi(b); err != nil || burst < 0 {
-			return 0, 0, errors.New("VAULT_RATE_LIMIT was provided but incorrectly formatted")
-		}
-	}
-	return rate, max(burst, 1), nil
-}
-
-// newClient builds a client; nothing touches the network.
-func newClient(e clientEnv, requestTimeout time.Duration) (*client, error) {
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: e.skipVerify, ServerName: e.serverName}
-	if e.caCertBytes != nil || e.caCert != "" || e.caPath != "" {
-		pool, err := loadCAs(e)
-		if err != nil {
-			return nil, err
-		}
-		tlsConf.RootCAs = pool
-	}
-	if e.clientCert != "" {
-		cert, err := tls.LoadX509KeyPair(e.clientCert, e.clientKey)
-		if err != nil {
-			return nil, fmt.Errorf("VAULT_CLIENT_CERT/VAULT_CLIENT_KEY: %w", err)
-		}
-		tlsConf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
-	}
-	dialer := &net.Dialer{Timeout: requestTimeout, KeepAlive: 30 * time.Second}
-	transport := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          8,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
-	if e.proxy != "" {
-		u, err := url.Parse(e.proxy)
-		if err != nil {
-			return nil, fmt.Errorf("VAULT_PROXY_ADDR/VAULT_HTTP_PROXY: %w", err)
-		}
-		transport.Proxy = http.ProxyURL(u)
-	}
-	base, err := url.Parse(e.addr)
+	cfg.DisableRedirects = true
+	cfg.HttpClient.CheckRedirect = remote.SameOrigin(redirects)
+	c, err := api.NewClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("VAULT_ADDR %q: %w", e.addr, err)
+		return nil, configError(err)
 	}
-	if socket, ok := strings.CutPrefix(e.addr, "unix://"); ok {
-		transport.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialer.DialContext(ctx, "unix", socket)
-		}
-		base = &url.URL{Scheme: "http", Host: "localhost"}
-	} else if base.Scheme != "http" && base.Scheme != "https" || base.Host == "" {
-		return nil, fmt.Errorf("VAULT_ADDR %q is not an http(s):// or unix:// address", e.addr)
-	}
-	c := &client{base: base, headers: http.Header{}, srvLookup: e.srvLookup, maxRetries: e.maxRetries}
-	c.headers.Set("X-Vault-Request", "true")
-	if e.namespace != "" {
-		c.headers.Set("X-Vault-Namespace", e.namespace)
-	}
-	for k, v := range e.headers {
-		c.headers.Add(k, v)
-	}
-	if e.rate > 0 {
-		c.limiter = &limiter{rate: e.rate, burst: float64(e.burst), tokens: float64(e.burst)}
-	}
-	c.http = &http.Client{
-		Transport: transport,
-		Timeout:   requestTimeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			// Like vault/api: one redirect (a standby to the active node),
-			// never from https to http.
-			if e.disableRedirects || len(via) > 1 {
-				return http.ErrUseLastResponse
-			}
-			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return errors.New("redirect would cause protocol downgrade")
-			}
-			return nil
-		},
-	}
-	return c, nil
+	// Bound every answer at the transport. Set after NewClient, which
+	// wants the *http.Transport itself to set up a unix:// address; the
+	// client keeps cfg.HttpClient and uses whatever transport it holds.
+	cfg.HttpClient.Transport = boundedTransport{base: cfg.HttpClient.Transport}
+	c.ClearToken() // hush's auth method decides the token, per request
+	c.SetWrappingLookupFunc(func(string, string) string { return "" })
+	return &client{api: c, addr: c.Address(), maxRetries: retries}, nil
 }
 
-// loadCAs reads VAULT_CACERT_BYTES, else VAULT_CACERT, else every PEM file
-// in VAULT_CAPATH, as go-rootcerts does for vault/api.
-func loadCAs(e clientEnv) (*x509.CertPool, error) {
-	pool := x509.NewCertPool()
-	add := func(name string, pem []byte) error {
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("%s holds no PEM certificate", name)
-		}
-		return nil
-	}
-	switch {
-	case e.caCertBytes != nil:
-		return pool, add("VAULT_CACERT_BYTES", e.caCertBytes)
-	case e.caCert != "":
-		b, err := os.ReadFile(e.caCert)
-		if err != nil {
-			return nil, fmt.Errorf("VAULT_CACERT: %w", err)
-		}
-		return pool, add("VAULT_CACERT "+e.caCert, b)
-	}
-	entries, err := os.ReadDir(e.caPath)
-	if err != nil {
-		return nil, fmt.Errorf("VAULT_CAPATH: %w", err)
-	}
-	for _, ent := range entries {
-		if ent.IsDir() {
-			continue
-		}
-		p := filepath.Join(e.caPath, ent.Name())
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("VAULT_CAPATH: %w", err)
-		}
-		if err := add("VAULT_CAPATH file "+p, b); err != nil {
-			return nil, err
-		}
-	}
-	return pool, nil
+// configError reports a bad VAULT_* setting, bounded and on one line.
+func configError(err error) error {
+	return fmt.Errorf("Vault client settings: %s", remote.Quote(err.Error(), nil))
 }
 
-func (c *client) address() string {
-	return c.base.String()
+// boundedTransport bounds every answer's body, error answers included
+// (vault/api reads those whole to find Vault's messages).
+type boundedTransport struct{ base http.RoundTripper }
+
+func (t boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if resp != nil && resp.Body != nil {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{&remote.LimitedBody{R: resp.Body, Limit: maxResponse}, resp.Body}
+	}
+	return resp, err
 }
 
-func (c *client) setToken(t string) {
-	c.mu.Lock()
-	c.token = t
-	c.mu.Unlock()
-}
+func (c *client) address() string { return c.addr }
 
-func (c *client) currentToken() string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.token
-}
-
-// response is Vault's answer envelope.
+// response is Vault's answer envelope. Data is left as it came, a slice
+// of the answer: a secret's document is cut out of it rather than decoded
+// into maps and encoded again, so that a big secret is held about once.
 type response struct {
-	LeaseID       string         `json:"lease_id"`
-	LeaseDuration int            `json:"lease_duration"`
-	Renewable     bool           `json:"renewable"`
-	Data          map[string]any `json:"data"`
-	Auth          *authInfo      `json:"auth"`
-	Errors        []string       `json:"errors"`
+	LeaseID       string    `json:"lease_id"`
+	LeaseDuration int       `json:"lease_duration"`
+	Renewable     bool      `json:"renewable"`
+	Data          rawJSON   `json:"data"`
+	Auth          *authInfo `json:"auth"`
 }
 
 type authInfo struct {
@@ -312,18 +127,57 @@ type authInfo struct {
 	Renewable     bool   `json:"renewable"`
 }
 
-// read is a GET with hush's token. A 404 is (nil, nil), as with vault/api's
+// rawJSON is a JSON value kept as the bytes of the answer it is part of,
+// without a copy: the answer is hush's own buffer, decoded with
+// json.Unmarshal (never a Decoder, which reuses its buffer), and nothing
+// else holds it.
+type rawJSON []byte
+
+func (r *rawJSON) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*r = nil
+		return nil
+	}
+	*r = b
+	return nil
+}
+
+// fields decodes a small object (a mount, a token lookup, an unwrapped
+// secret id), numbers as written; nil when it is not an object.
+func (r rawJSON) fields() map[string]any {
+	if len(r) == 0 {
+		return nil
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(r))
+	dec.UseNumber()
+	if dec.Decode(&m) != nil {
+		return nil
+	}
+	return m
+}
+
+// empty reports whether the value is absent, null or an empty object.
+func (r rawJSON) empty() bool {
+	t := bytes.TrimSpace(r)
+	return len(t) == 0 || string(t) == "null" || (len(t) >= 2 && t[0] == '{' && len(bytes.TrimSpace(t[1:len(t)-1])) == 0)
+}
+
+// read is a GET with token. A 404 is (nil, nil), as with vault/api's
 // Logical().Read, unless the answer still carries data (a deleted KV v2
 // version comes with its metadata).
-func (c *client) read(ctx context.Context, path string, query url.Values) (*response, error) {
-	r, status, err := c.send(ctx, http.MethodGet, path, query, nil, c.currentToken())
+func (c *client) read(ctx context.Context, path string, query url.Values, token string) (*response, error) {
+	r, status, err := c.send(ctx, http.MethodGet, path, query, nil, token)
 	if status == http.StatusNotFound {
-		if r != nil && len(r.Data) > 0 {
+		if r != nil && !r.Data.empty() {
 			return r, nil
 		}
 		return nil, nil
 	}
-	return r, err
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // write is a PUT with a JSON body and the given token ("" for none).
@@ -332,80 +186,77 @@ func (c *client) write(ctx context.Context, path string, body any, token string)
 	return r, err
 }
 
-// send makes one request and decodes the answer. A status of 400 or more
-// is an error (with the status); the decoded body comes back with it.
+// send makes one request through vault/api and decodes the answer: a 2xx
+// one, and a 404 (whose body may still hold data). Any other status of 300
+// or more is a *statusError with Vault's messages kept for statusMeaning,
+// never for printing.
 func (c *client) send(ctx context.Context, method, path string, query url.Values, body any, token string) (*response, int, error) {
-	if c.limiter != nil {
-		if err := c.limiter.wait(ctx); err != nil {
-			return nil, 0, err
-		}
-	}
-	if strings.ContainsFunc(token, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
-		return nil, 0, errors.New("the Vault token contains whitespace or control characters")
-	}
-	u := *c.base
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/" + path
-	u.RawQuery = query.Encode()
-	host := u.Host
-	if c.srvLookup && u.Port() == "" {
-		if _, addrs, err := net.DefaultResolver.LookupSRV(ctx, "http", "tcp", u.Hostname()); err == nil && len(addrs) > 0 {
-			u.Host = fmt.Sprintf("%s:%d", strings.TrimSuffix(addrs[0].Target, "."), addrs[0].Port)
-		}
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, 0, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-	if err != nil {
+	if err := remote.CheckToken("the Vault token", token); err != nil {
 		return nil, 0, err
 	}
-	req.Host = host
-	for k, vs := range c.headers {
-		req.Header[k] = vs
+	r := c.api.NewRequest(method, "/v1/"+path)
+	r.ClientToken = token
+	r.WrapTTL = ""
+	if query != nil {
+		r.Params = query
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("X-Vault-Token", token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return nil, resp.StatusCode, err
-	}
-	if len(raw) > maxResponse {
-		return nil, resp.StatusCode, fmt.Errorf("Vault's answer is larger than %d bytes", maxResponse)
-	}
-	var r *response
-	if len(bytes.TrimSpace(raw)) > 0 {
-		r = &response{}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(r); err != nil {
-			r = nil
-			if resp.StatusCode < 400 {
-				return nil, resp.StatusCode, errors.New("Vault's answer is not JSON")
-			}
+		if err := r.SetJSONBody(body); err != nil {
+			return nil, 0, fmt.Errorf("encoding the request: %w", err)
 		}
 	}
-	if resp.StatusCode >= 400 {
-		e := &statusError{status: resp.StatusCode, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
-		if r != nil {
-			e.errors = r.Errors
-		}
-		return r, resp.StatusCode, e
+	// The raw call, not Logical(): hush reads the body itself, bounded and
+	// once, with a token of its choosing per request (none for a login,
+	// the wrapping token to unwrap).
+	resp, err := c.api.RawRequestWithContext(ctx, r) //nolint:staticcheck // see above
+	if resp != nil && resp.Body != nil {
+		defer resp.Body.Close()
 	}
-	return r, resp.StatusCode, nil
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	var re *api.ResponseError
+	switch {
+	case errors.As(err, &re):
+		var out *response
+		if status == http.StatusNotFound {
+			out, _ = decodeResponse(resp) // vault/api kept the body for us
+		}
+		return out, status, &statusError{status: re.StatusCode, errors: re.Errors, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	case err != nil:
+		return nil, status, err
+	case status >= 300:
+		// A redirect hush did not follow (VAULT_DISABLE_REDIRECTS).
+		return nil, status, &statusError{status: status}
+	}
+	out, err := decodeResponse(resp)
+	if err != nil {
+		return nil, status, err
+	}
+	return out, status, nil
+}
+
+// decodeResponse reads an answer into one buffer of its announced size
+// and decodes the envelope in place; an empty body is no response.
+func decodeResponse(resp *api.Response) (*response, error) {
+	hint := int(min(max(resp.ContentLength, 0), maxResponse))
+	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		if errors.Is(err, remote.ErrTooLarge) {
+			return nil, fmt.Errorf("Vault's answer is %w of %d bytes", remote.ErrTooLarge, maxResponse)
+		}
+		return nil, err
+	}
+	raw := buf.Bytes()
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, nil
+	}
+	r := &response{}
+	if err := json.Unmarshal(raw, r); err != nil {
+		return nil, errors.New("Vault's answer is not JSON")
+	}
+	return r, nil
 }
 
 // statusError is an HTTP error status from Vault. Its text never includes
@@ -419,37 +270,8 @@ type statusError struct {
 func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d", e.status) }
 
 func retryAfter(v string) time.Duration {
-	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
 		return min(time.Duration(n)*time.Second, 30*time.Second)
 	}
 	return 0
-}
-
-// limiter is a token bucket for VAULT_RATE_LIMIT.
-type limiter struct {
-	mu          sync.Mutex
-	rate, burst float64
-	tokens      float64
-	last        time.Time
-}
-
-func (l *limiter) wait(ctx context.Context) error {
-	for {
-		l.mu.Lock()
-		now := time.Now()
-		if !l.last.IsZero() {
-			l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-		}
-		l.last = now
-		if l.tokens >= 1 {
-			l.tokens--
-			l.mu.Unlock()
-			return nil
-		}
-		need := time.Duration((1 - l.tokens) / l.rate * float64(time.Second))
-		l.mu.Unlock()
-		if !sleep(ctx, need) {
-			return ctx.Err()
-		}
-	}
 }

@@ -10,6 +10,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // requestError is a failed Vault request as hush reports it: the operation,
@@ -50,7 +54,8 @@ func (e *requestError) Unwrap() error { return e.err }
 // standby not yet caught up (412).
 func (e *requestError) transient() bool {
 	if e.status == 0 {
-		return !errors.Is(e.err, context.Canceled)
+		// A refused redirect would be redirected again.
+		return !errors.Is(e.err, context.Canceled) && !remote.IsRedirect(e.err)
 	}
 	return e.status == http.StatusTooManyRequests || e.status == http.StatusPreconditionFailed ||
 		(e.status >= 500 && e.status != http.StatusNotImplemented)
@@ -72,6 +77,13 @@ func describe(op, path string, err error) *requestError {
 		e.status = se.status
 		e.cause = statusMeaning(se.status, se.errors)
 		e.wait = se.retryAfter
+		e.err = nil
+		return e
+	}
+	var ae *api.ResponseError // from vault/api's own calls (the auth methods' logins)
+	if errors.As(err, &ae) {
+		e.status = ae.StatusCode
+		e.cause = statusMeaning(ae.StatusCode, ae.Errors)
 		e.err = nil
 		return e
 	}

@@ -2,11 +2,12 @@ package vault
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/hushinit/hush/sources"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // lifetime is a token or a lease that renewUntilEnd keeps alive.
@@ -92,7 +93,7 @@ func (b *Backend) renewUntilEnd(ctx context.Context, lt lifetime, what string, r
 	expires := time.Now().Add(ttl)
 	grace := graceOf(ttl)
 	untilExpiry := func(r endReason) endReason {
-		if !sleep(ctx, time.Until(expires)-grace) {
+		if !remote.Sleep(ctx, time.Until(expires)-grace) {
 			return endStopped
 		}
 		return r
@@ -105,7 +106,7 @@ func (b *Backend) renewUntilEnd(ctx context.Context, lt lifetime, what string, r
 		return endMaxTTL
 	}
 	for attempt := 0; ; {
-		if !sleep(ctx, wait) {
+		if !remote.Sleep(ctx, wait) {
 			return endStopped
 		}
 		newTTL, renewable, err := b.renew(ctx, lt)
@@ -126,7 +127,7 @@ func (b *Backend) renewUntilEnd(ctx context.Context, lt lifetime, what string, r
 			if left <= grace {
 				return endExpired
 			}
-			wait = min(max(backoff(attempt), e.wait), (left-grace)/2)
+			wait = min(max(remote.Requests.Delay(attempt), e.wait), (left-grace)/2)
 			attempt++
 			continue
 		}
@@ -152,12 +153,14 @@ func (b *Backend) renewUntilEnd(ctx context.Context, lt lifetime, what string, r
 }
 
 // graceOf is a random 10 to 20% of ttl: what is left when hush stops
-// renewing, for the new login or the new read.
+// renewing, for the new login or the new read. Its randomness (the
+// toolkit's Spread, as for every periodic remote action) also spreads the
+// renewals of a fleet.
 func graceOf(ttl time.Duration) time.Duration {
 	if ttl <= 0 {
 		return 0
 	}
-	return ttl/10 + time.Duration(rand.Int64N(int64(ttl/10)+1))
+	return min(max(remote.Spread(ttl*15/100, 1.0/3, nil), ttl/10), ttl/5)
 }
 
 func sleepBeforeRenewal(ttl, grace time.Duration) time.Duration {
@@ -178,7 +181,7 @@ func (b *Backend) renew(ctx context.Context, lt lifetime) (time.Duration, bool, 
 		}
 		return time.Duration(s.Auth.LeaseDuration) * time.Second, s.Auth.Renewable, nil
 	}
-	s, err := b.client.write(ctx, "sys/leases/renew", map[string]any{"lease_id": lt.leaseID, "increment": lt.increment}, b.client.currentToken())
+	s, err := b.client.write(ctx, "sys/leases/renew", map[string]any{"lease_id": lt.leaseID, "increment": lt.increment}, b.token())
 	if err != nil {
 		return 0, false, err
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // mountKind is what a secret's mount holds, as far as reading goes.
@@ -27,8 +29,9 @@ func (k mountKind) String() string {
 }
 
 type mountInfo struct {
-	path string // "secret/"
-	kind mountKind
+	path     string // "secret/"
+	kind     mountKind
+	declared bool // from HUSH_VAULT_KV_MOUNTS, not asked of Vault
 }
 
 // mountCache remembers the mounts found by preflight requests. Mount paths
@@ -36,7 +39,7 @@ type mountInfo struct {
 // preflight; preflights run one at a time so that the references of one
 // mount read at start-up cost one.
 type mountCache struct {
-	sem   chan struct{}
+	gate  *remote.Gate
 	once  sync.Once
 	mu    sync.Mutex
 	known map[string]mountInfo
@@ -59,27 +62,54 @@ func (c *mountCache) lookup(p string) (mountInfo, bool) {
 // mount finds the mount of a logical path the way `vault kv get` does:
 // GET sys/internal/ui/mounts/PATH, whose options.version says "2" for KV
 // v2.
+//
+// A mount the operator declared in HUSH_VAULT_KV_MOUNTS needs no lookup
+// (one request less per container start); verify checks the declaration
+// against Vault when a read under it finds nothing.
 func (b *Backend) mount(ctx context.Context, logical string) (mountInfo, error) {
 	c := &b.mounts
 	c.once.Do(func() {
-		c.sem = make(chan struct{}, 1)
+		c.gate = remote.NewGate()
 		c.known = map[string]mountInfo{}
+		for p, k := range b.set.kvMounts {
+			c.known[p] = mountInfo{path: p, kind: k, declared: true}
+		}
 	})
 	if m, ok := c.lookup(logical); ok {
 		return m, nil
 	}
-	select {
-	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return mountInfo{}, ctx.Err()
+	return b.lookupMount(ctx, logical)
+}
+
+// verify asks Vault what is mounted at a declared mount, and reports a
+// declaration that does not match: a secret missing under a wrong
+// declaration must not read as "not found" (an optional reference would be
+// silently unset).
+func (b *Backend) verify(ctx context.Context, logical string, declared mountInfo) error {
+	actual, err := b.lookupMount(ctx, logical)
+	if err != nil {
+		return err
 	}
-	defer func() { <-c.sem }()
-	if m, ok := c.lookup(logical); ok {
+	if actual.path != declared.path || actual.kind != declared.kind {
+		return fmt.Errorf("%s declares %s a %s mount, and Vault says %s is %s: correct the setting",
+			EnvKVMounts, declared.path, declared.kind, actual.path, actual.kind)
+	}
+	return nil
+}
+
+// lookupMount asks Vault, one lookup at a time, and remembers the answer.
+func (b *Backend) lookupMount(ctx context.Context, logical string) (mountInfo, error) {
+	c := &b.mounts
+	if err := c.gate.Enter(ctx, "the mount lookup"); err != nil {
+		return mountInfo{}, err
+	}
+	defer c.gate.Leave()
+	if m, ok := c.lookup(logical); ok && !m.declared {
 		return m, nil
 	}
 	apiPath := "sys/internal/ui/mounts/" + logical
-	s, err := b.call(ctx, "find the mount of", logical, true, func(ctx context.Context) (*response, error) {
-		return b.client.read(ctx, apiPath, nil)
+	s, err := b.call(ctx, "find the mount of", logical, untilDeadline, func(ctx context.Context) (*response, error) {
+		return b.client.read(ctx, apiPath, nil, b.token())
 	})
 	if err != nil {
 		return mountInfo{}, err
@@ -97,7 +127,9 @@ func (b *Backend) mount(ctx context.Context, logical string) (mountInfo, error) 
 		return mountInfo{}, fmt.Errorf("find the mount of %s: Vault answered with mount %q", logical, m.path)
 	}
 	c.mu.Lock()
-	c.known[m.path] = m
+	if cur, ok := c.known[m.path]; !ok || !cur.declared {
+		c.known[m.path] = m
+	}
 	c.mu.Unlock()
 	b.log.Debug("Vault mount", "mount", m.path, "kind", m.kind.String())
 	return m, nil
@@ -106,10 +138,14 @@ func (b *Backend) mount(ctx context.Context, logical string) (mountInfo, error) 
 // parseMount reads a preflight answer: data.path ("secret/"), data.type
 // ("kv") and data.options.version ("2").
 func parseMount(s *response) (mountInfo, error) {
-	if s == nil || s.Data == nil {
+	var data map[string]any
+	if s != nil {
+		data = s.Data.fields()
+	}
+	if data == nil {
 		return mountInfo{}, fmt.Errorf("no mount there")
 	}
-	p, _ := s.Data["path"].(string)
+	p, _ := data["path"].(string)
 	if p == "" {
 		return mountInfo{}, fmt.Errorf("no mount path in Vault's answer")
 	}
@@ -117,9 +153,9 @@ func parseMount(s *response) (mountInfo, error) {
 		p += "/"
 	}
 	m := mountInfo{path: p, kind: kindOther}
-	typ, _ := s.Data["type"].(string)
+	typ, _ := data["type"].(string)
 	version := ""
-	if opts, ok := s.Data["options"].(map[string]any); ok {
+	if opts, ok := data["options"].(map[string]any); ok {
 		version, _ = opts["version"].(string)
 	}
 	switch {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -19,22 +19,40 @@ const paramVersion = "version"
 // every reference in a container talks to the same Vault; each gets a
 // pointer to the variable to use.
 var valsParams = map[string]string{
-	"address":      "VAULT_ADDR",
-	"proto":        "VAULT_ADDR (http:// or https://)",
-	"namespace":    "VAULT_NAMESPACE",
-	"token_env":    "VAULT_TOKEN",
-	"token_file":   "HUSH_VAULT_TOKEN_FILE",
-	"auth_method":  "the HUSH_VAULT_* auth variables",
-	"role_id":      "HUSH_VAULT_ROLE_ID",
-	"secret_id":    "HUSH_VAULT_SECRET_ID_FILE",
-	"username":     "a supported auth method",
-	"password_env": "a supported auth method",
+	"address":       "VAULT_ADDR",
+	"host":          "VAULT_ADDR (https://HOST:PORT)",
+	"proto":         "VAULT_ADDR (http:// or https://)",
+	"namespace":     "VAULT_NAMESPACE",
+	"token_env":     "VAULT_TOKEN",
+	"token_file":    "HUSH_VAULT_TOKEN_FILE",
+	"auth_method":   "VAULT_AUTH_METHOD (token, approle or kubernetes)",
+	"role_id":       "VAULT_ROLE_ID (or HUSH_VAULT_ROLE_ID)",
+	"secret_id":     "VAULT_SECRET_ID (or HUSH_VAULT_SECRET_ID_FILE for a file)",
+	"username":      "VAULT_AUTH_METHOD=approle or kubernetes (hush has no userpass login)",
+	"password_env":  "VAULT_AUTH_METHOD=approle or kubernetes (hush has no userpass login)",
+	"password_file": "VAULT_AUTH_METHOD=approle or kubernetes (hush has no userpass login)",
+}
+
+// valsParamVar is the variable to set instead of a refused parameter: with
+// auth_method=kubernetes, vals' role_id is the Kubernetes role.
+func valsParamVar(query url.Values, k string) (string, bool) {
+	if k == "role_id" && query.Get("auth_method") == "kubernetes" {
+		return "VAULT_ROLE_ID with VAULT_AUTH_METHOD=kubernetes (or HUSH_VAULT_K8S_ROLE)", true
+	}
+	env, ok := valsParams[k]
+	return env, ok
 }
 
 // validQuery accepts an optional positive ?version=N and nothing else.
 func validQuery(query url.Values) error {
-	var unknown []string
-	for k, vs := range query {
+	var unknown, refused []string
+	keys := make([]string, 0, len(query))
+	for k := range query {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // the same message for the same reference, every run
+	for _, k := range keys {
+		vs := query[k]
 		if k == paramVersion {
 			if len(vs) != 1 {
 				return fmt.Errorf("%q given %d times", paramVersion, len(vs))
@@ -44,13 +62,17 @@ func validQuery(query url.Values) error {
 			}
 			continue
 		}
-		if env, ok := valsParams[k]; ok {
-			return fmt.Errorf("query parameter %q is not supported in hush references: set %s in hush's environment", k, env)
+		if env, ok := valsParamVar(query, k); ok {
+			refused = append(refused, fmt.Sprintf("query parameter %q is not supported in hush references: set %s in hush's environment", k, env))
+			continue
 		}
 		unknown = append(unknown, fmt.Sprintf("%q", k))
 	}
+	if len(refused) > 0 {
+		return errors.New(strings.Join(refused, "; "))
+	}
 	if len(unknown) > 0 {
-		sort.Strings(unknown)
+		slices.Sort(unknown)
 		return fmt.Errorf("unknown query parameter %s (the vault backend takes only version, optional and as)", strings.Join(unknown, ", "))
 	}
 	return nil

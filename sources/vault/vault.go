@@ -31,11 +31,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hushinit/hush/sources"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // Name is the backend name in references.
@@ -43,8 +46,11 @@ const Name = "vault"
 
 // Config is what hush gives the backend at construction.
 type Config struct {
-	// Getenv reads hush's own environment: VAULT_ADDR, VAULT_TOKEN, the
-	// other VAULT_* settings and HUSH_VAULT_*.
+	// Getenv reads hush's own environment: VAULT_ADDR, VAULT_TOKEN, vals'
+	// VAULT_* auth names and HUSH_VAULT_*. The connection settings
+	// (VAULT_CACERT, VAULT_NAMESPACE, ...) are read by vault/api's
+	// ReadEnvironment from the process environment, which is the same in
+	// hush (main passes os.Getenv); tests of them use t.Setenv.
 	Getenv func(string) string
 	// RevokeOnExit revokes the leases hush took, and the token it logged
 	// in with, when hush exits (--revoke-on-exit).
@@ -70,6 +76,11 @@ type Backend struct {
 	down   outage
 	mounts mountCache
 
+	// random is the jitter source (0 <= x < 1) and sleep the poll loop's
+	// clock; tests inject their own.
+	random func() float64
+	sleep  func(context.Context, time.Duration) bool
+
 	mu     sync.Mutex
 	groups map[sources.GroupKey]*group
 	leases []*lease // every lease taken, for --revoke-on-exit
@@ -90,7 +101,7 @@ func New(cfg Config) *Backend {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Backend{cfg: cfg, log: log, ctx: ctx, cancel: cancel, groups: map[sources.GroupKey]*group{}}
 	b.set, b.setErr = readSettings(cfg.Getenv)
-	b.auth.sem = make(chan struct{}, 1)
+	b.auth.gate = remote.NewGate()
 	b.auth.changed = make(chan struct{})
 	return b
 }
@@ -147,20 +158,31 @@ func (b *Backend) Read(ctx context.Context, path string, query url.Values) (sour
 	} else if version > 0 {
 		return sources.Secret{}, fmt.Errorf("?version= needs a KV v2 secret, and %s is a %s mount", m.path, m.kind)
 	}
-	s, err := b.call(ctx, "read", g.apiPath, true, func(ctx context.Context) (*response, error) {
-		return b.client.read(ctx, g.apiPath, params)
+	s, err := b.call(ctx, "read", g.apiPath, untilDeadline, func(ctx context.Context) (*response, error) {
+		return b.client.read(ctx, g.apiPath, params, b.token())
 	})
 	if err != nil {
 		return sources.Secret{}, err
 	}
+	if s == nil && m.declared {
+		if err := b.verify(ctx, logical, m); err != nil {
+			return sources.Secret{}, err
+		}
+	}
 	data, marker, err := documentOf(m, logical, version, s)
 	if err != nil {
+		if s == nil {
+			if hint := b.valsForm(ctx, m, logical); hint != nil {
+				return sources.Secret{}, hint
+			}
+		}
 		return sources.Secret{}, err
 	}
 	doc, err := encodeDoc(data)
 	if err != nil {
 		return sources.Secret{}, fmt.Errorf("%s: %w", logical, err)
 	}
+	s.Data = nil // the answer's buffer: only the document is kept
 	g.marker = marker
 	g.digest = sha256.Sum256(doc)
 	key := sources.GroupKey{Backend: Name, Path: path, Query: query.Encode()}
@@ -168,8 +190,9 @@ func (b *Backend) Read(ctx context.Context, path string, query url.Values) (sour
 	return sources.NewSecret(doc), nil
 }
 
-// documentOf picks the secret's data out of a read's response.
-func documentOf(m mountInfo, logical string, version int, s *response) (map[string]any, string, error) {
+// documentOf picks the secret's data out of a read's response, as a slice
+// of the answer.
+func documentOf(m mountInfo, logical string, version int, s *response) (rawJSON, string, error) {
 	missing := func(format string, args ...any) error {
 		return sources.NotFound(fmt.Errorf(format, args...))
 	}
@@ -181,21 +204,61 @@ func documentOf(m mountInfo, logical string, version int, s *response) (map[stri
 		return nil, "", missing("no secret at %s%s", logical, hint)
 	}
 	if m.kind != kindKV2 {
-		if s.Data == nil {
-			return map[string]any{}, "", nil
-		}
 		return s.Data, "", nil
 	}
-	meta, _ := s.Data["metadata"].(map[string]any)
-	data, _ := s.Data["data"].(map[string]any)
-	if data == nil {
+	var kv struct {
+		Data     rawJSON `json:"data"`
+		Metadata rawJSON `json:"metadata"`
+	}
+	if len(s.Data) > 0 && json.Unmarshal(s.Data, &kv) != nil {
+		return nil, "", fmt.Errorf("%s: Vault's answer is not a KV v2 secret", logical)
+	}
+	if len(kv.Data) == 0 {
 		v := "the latest version"
 		if version > 0 {
 			v = fmt.Sprintf("version %d", version)
 		}
 		return nil, "", missing("%s of %s is deleted or destroyed", v, logical)
 	}
-	return data, markerOf(meta["version"], meta["created_time"]), nil
+	meta := kv.Metadata.fields()
+	return kv.Data, markerOf(meta["version"], meta["created_time"]), nil
+}
+
+// valsForm looks, when nothing is at logical, for the reading vals gives
+// a reference without a fragment: ref+vault://secret/foo/mykey is the key
+// mykey of secret/foo to vals, the secret secret/foo/mykey to hush. If the
+// parent holds such a key, the reference was written for vals, and hush
+// says what to write instead rather than report a missing secret (which an
+// optional reference would turn into a silently unset variable). One more
+// read, on the failure path only.
+func (b *Backend) valsForm(ctx context.Context, m mountInfo, logical string) error {
+	i := strings.LastIndex(logical, "/")
+	if i < 0 || m.kind == kindOther {
+		return nil
+	}
+	parent, key := logical[:i], logical[i+1:]
+	if !strings.HasPrefix(parent+"/", m.path) || parent+"/" == m.path {
+		return nil // the parent is the mount itself
+	}
+	apiPath := parent
+	if m.kind == kindKV2 {
+		apiPath = kvPath(m.path, parent, "data")
+	}
+	s, err := b.call(ctx, "read", apiPath, once, func(ctx context.Context) (*response, error) {
+		return b.client.read(ctx, apiPath, nil, b.token())
+	})
+	if err != nil || s == nil {
+		return nil
+	}
+	data, _, err := documentOf(m, parent, 0, s)
+	if err != nil {
+		return nil
+	}
+	if _, found, _ := sources.JSONMember(data, key); !found {
+		return nil
+	}
+	return fmt.Errorf("no secret at %s, but %s has a key %q: vals reads ref+vault://%s as that key; "+
+		"hush reads paths, so write ref+vault://%s#/%s", logical, parent, key, logical, parent, key)
 }
 
 // markerOf identifies a KV v2 version across a server's life: the number
@@ -210,19 +273,55 @@ func hasSegmentPrefix(logical, mount, seg string) bool {
 	return len(rel) > len(seg)+1 && rel[1:len(seg)+1] == seg && rel[len(seg)+1] == '/'
 }
 
-// encodeDoc renders a secret's data as compact JSON, keys sorted, without
-// HTML escaping (a value with "<" must come out as written).
-func encodeDoc(data map[string]any) ([]byte, error) {
-	if data == nil {
-		data = map[string]any{}
+// encodeDoc renders a secret's data as compact JSON without HTML escaping
+// (a value with "<" must come out as written), in one buffer the size of
+// the data. Vault sends its maps with sorted keys, so the document reads as
+// if hush had decoded and encoded it, at a fraction of the memory.
+func encodeDoc(data rawJSON) ([]byte, error) {
+	if len(data) == 0 {
+		return []byte("{}"), nil
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(data); err != nil {
-		return nil, errors.New("the secret's data cannot be encoded as JSON")
+	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
+		return nil, errors.New("the secret's data is not a JSON object")
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	buf := bytes.NewBuffer(make([]byte, 0, len(data)))
+	if err := json.Compact(buf, data); err != nil {
+		return nil, errors.New("the secret's data is not valid JSON")
+	}
+	return unescapeHTML(buf.Bytes()), nil
+}
+
+// unescapeHTML turns the escapes Go's encoder writes for <, > and & back
+// into the characters, in place. Only real escapes are touched: the
+// backslash of an escaped backslash ("\\u003c") is skipped with the
+// character it escapes.
+func unescapeHTML(b []byte) []byte {
+	out := b[:0]
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			out = append(out, b[i])
+			continue
+		}
+		if b[i+1] == 'u' && i+5 < len(b) {
+			switch strings.ToLower(string(b[i+2 : i+6])) {
+			case "003c":
+				out = append(out, '<')
+				i += 5
+				continue
+			case "003e":
+				out = append(out, '>')
+				i += 5
+				continue
+			case "0026":
+				out = append(out, '&')
+				i += 5
+				continue
+			}
+		}
+		out = append(out, b[i], b[i+1])
+		i++
+	}
+	return out
 }
 
 // record remembers what a read returned, for the watcher, and takes care of
@@ -300,70 +399,92 @@ func (b *Backend) start(ctx context.Context) error {
 // per-request timeout (HUSH_VAULT_REQUEST_TIMEOUT, else VAULT_CLIENT_TIMEOUT,
 // else 10s).
 func (b *Backend) newClient() (*client, error) {
-	e, err := readClientEnv(b.cfg.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("Vault client settings: %w", err)
-	}
-	timeout := b.set.requestTimeout
-	if !b.set.requestTimeoutSet && e.clientTimeout > 0 {
-		timeout = e.clientTimeout
-	}
-	c, err := newClient(e, timeout)
-	if err != nil {
-		return nil, fmt.Errorf("Vault client settings: %w", err)
-	}
-	return c, nil
+	return newClient(b.cfg.Getenv, b.set.requestTimeout, b.set.requestTimeoutSet)
 }
+
+// retryMode says how hard call tries.
+type retryMode int
+
+const (
+	untilDeadline retryMode = iota // start-up and rotation reads: until ctx's deadline
+	fewTimes                       // background calls (a login after the max TTL): VAULT_MAX_RETRIES
+	once                           // polls: their loop backs off instead, so an outage is quiet
+)
 
 // call runs one Vault request. A 403 first checks that hush's token is
 // still good (and logs in again if it is not), once. Transient failures
-// (network, 5xx except 501, 429, 412) are retried with backoff: until ctx's
-// deadline when persist is set (start-up and rotation reads), at most
-// VAULT_MAX_RETRIES times (default 2) otherwise. They are logged once per
-// outage, not once per attempt.
-func (b *Backend) call(ctx context.Context, op, path string, persist bool, f func(context.Context) (*response, error)) (*response, error) {
-	reauthed := false
-	var last *requestError // the last failure with a real cause
-	for attempt := 0; ; attempt++ {
-		gen := b.auth.generation()
-		s, err := f(ctx)
-		if err == nil {
-			b.down.recovered(b.log, b.address())
-			return s, nil
-		}
-		e := describe(op, path, err)
-		if ctx.Err() != nil && last != nil {
-			e = last // "no answer before the deadline" says less than the cause
-		}
-		if e.status == 403 && !reauthed && op != "log in" && b.set.method.canLogin() {
-			reauthed = true
-			if b.refreshToken(ctx, gen) {
-				attempt--
-				continue
-			}
-		}
-		if (e.status == 403 || e.cause == "no Vault token") && b.set.method == authNone {
-			return nil, fmt.Errorf("%w: no Vault credentials configured (set VAULT_TOKEN, %s, %s+%s or %s)",
-				e, EnvTokenFile, EnvRoleID, EnvSecretIDFile, EnvK8sRole)
-		}
-		if !e.transient() || ctx.Err() != nil {
-			return nil, b.withAddress(e)
-		}
-		last = e
-		b.down.failed(b.log, b.address(), e, persist)
-		if !persist && attempt >= b.client.maxRetries {
-			return nil, b.withAddress(e)
-		}
-		wait := max(backoff(attempt), e.wait)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+100*time.Millisecond {
-			// Give up now, with the real cause, rather than at the
-			// deadline with only "context deadline exceeded".
-			return nil, fmt.Errorf("%w (gave up at the deadline after %d attempts)", b.withAddress(e), attempt+1)
-		}
-		if !sleep(ctx, wait) {
-			return nil, b.withAddress(e)
-		}
+// (network, 5xx except 501, 429, 412) are retried with remote's back-off
+// as mode says. They are logged once per outage, not once per attempt.
+func (b *Backend) call(ctx context.Context, op, path string, mode retryMode, f func(context.Context) (*response, error)) (*response, error) {
+	persist := mode == untilDeadline
+	retries := b.client.maxRetries
+	if mode == once {
+		retries = 0
 	}
+	reauthed := false
+	var (
+		out  *response
+		last *requestError // the last failure with a real cause
+	)
+	policy := remote.RetryPolicy{
+		Persist: persist,
+		Retries: retries,
+		Backoff: remote.Requests,
+		Failed: func(int, error, time.Duration) {
+			b.down.failed(b.log, b.address(), last, persist)
+		},
+	}
+	err := remote.Retry(ctx, policy, func(ctx context.Context) remote.Attempt {
+		for {
+			gen := b.auth.generation()
+			s, err := f(ctx)
+			if err == nil {
+				b.down.recovered(b.log, b.address())
+				out = s
+				return remote.Attempt{}
+			}
+			e := describe(op, path, err)
+			if ctx.Err() != nil && last != nil {
+				e = last // "no answer before the deadline" says less than the cause
+			}
+			if e.status == 403 && !reauthed && op != "log in" && b.set.method.canLogin() {
+				reauthed = true
+				if b.refreshToken(ctx, gen) {
+					continue
+				}
+			}
+			if (e.status == 403 || e.cause == "no Vault token") && b.set.method == authNone {
+				return remote.Attempt{Err: fmt.Errorf("%w: no Vault credentials configured (set VAULT_TOKEN, %s, %s+%s or %s)",
+					e, EnvTokenFile, EnvRoleID, EnvSecretIDFile, EnvK8sRole)}
+			}
+			if !e.transient() || ctx.Err() != nil {
+				return remote.Attempt{Err: b.withAddress(e)}
+			}
+			last = e
+			if mode == once {
+				b.down.failed(b.log, b.address(), e, false)
+			}
+			return remote.Attempt{Err: b.withAddress(e), Retry: true, Wait: e.wait}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (b *Backend) rand() float64 {
+	if b.random != nil {
+		return b.random()
+	}
+	return rand.Float64()
+}
+
+func (b *Backend) pause(ctx context.Context, d time.Duration) bool {
+	if b.sleep != nil {
+		return b.sleep(ctx, d)
+	}
+	return remote.Sleep(ctx, d)
 }
 
 func (b *Backend) address() string {
@@ -378,25 +499,6 @@ func (b *Backend) withAddress(e *requestError) error {
 		return fmt.Errorf("Vault at %s: %w", b.address(), e)
 	}
 	return e
-}
-
-// backoff is the wait before retry number attempt+1: 250ms doubling to 5s,
-// with up to 20% jitter.
-func backoff(attempt int) time.Duration {
-	d := 250 * time.Millisecond << min(attempt, 5)
-	d = min(d, 5*time.Second)
-	return d + time.Duration(rand.Int64N(int64(d/5)+1))
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // outage logs a Vault that cannot be reached once when it starts and once
@@ -453,7 +555,7 @@ func (b *Backend) Close(ctx context.Context) error {
 	}
 	var errs []error
 	revoked := 0
-	if tok := b.client.currentToken(); b.set.method.ownsToken() && tok != "" {
+	if tok := b.token(); b.set.method.ownsToken() && tok != "" {
 		// hush's own token: revoking it revokes every lease it took (those
 		// of earlier tokens died with them).
 		if _, err := b.client.write(ctx, "auth/token/revoke-self", nil, tok); err != nil {

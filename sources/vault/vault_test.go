@@ -8,8 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,15 +29,19 @@ func TestValidQuery(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"version=0":                `not a positive integer`,
-		"version=-1":               `not a positive integer`,
-		"version=x":                `not a positive integer`,
-		"version=+1":               `not a positive integer`,
-		"version=1&version=2":      `given 2 times`,
-		"token_file=/t":            "HUSH_VAULT_TOKEN_FILE",
-		"address=http://x":         "VAULT_ADDR",
-		"auth_method=approle":      "HUSH_VAULT_",
-		"colour=red&flavour=lemon": `unknown query parameter "colour", "flavour"`,
+		"version=0":                        `not a positive integer`,
+		"version=-1":                       `not a positive integer`,
+		"version=x":                        `not a positive integer`,
+		"version=+1":                       `not a positive integer`,
+		"version=1&version=2":              `given 2 times`,
+		"token_file=/t":                    "HUSH_VAULT_TOKEN_FILE",
+		"address=http://x":                 "VAULT_ADDR",
+		"auth_method=approle":              "set VAULT_AUTH_METHOD (token, approle or kubernetes)",
+		"role_id=r":                        "set VAULT_ROLE_ID (or HUSH_VAULT_ROLE_ID)",
+		"role_id=r&auth_method=kubernetes": "set VAULT_ROLE_ID with VAULT_AUTH_METHOD=kubernetes (or HUSH_VAULT_K8S_ROLE)",
+		"secret_id=s":                      "set VAULT_SECRET_ID (or HUSH_VAULT_SECRET_ID_FILE for a file)",
+		"namespace=team":                   "set VAULT_NAMESPACE",
+		"colour=red&flavour=lemon":         `unknown query parameter "colour", "flavour"`,
 	}
 	for q, want := range bad {
 		v, _ := url.ParseQuery(q)
@@ -95,52 +103,64 @@ func TestMountAndKVPaths(t *testing.T) {
 	}
 }
 
+// answer decodes a Vault answer as the client does.
+func answer(t *testing.T, body string) *response {
+	t.Helper()
+	r := &response{}
+	if err := json.Unmarshal([]byte(body), r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestParseMount(t *testing.T) {
 	for _, c := range []struct {
-		data map[string]any
+		data string
 		want mountInfo
 	}{
-		{map[string]any{"path": "secret/", "type": "kv", "options": map[string]any{"version": "2"}}, mountInfo{"secret/", kindKV2}},
-		{map[string]any{"path": "kv1/", "type": "kv", "options": map[string]any{"version": "1"}}, mountInfo{"kv1/", kindKV1}},
-		{map[string]any{"path": "old/", "type": "kv", "options": nil}, mountInfo{"old/", kindKV1}},
-		{map[string]any{"path": "database", "type": "database"}, mountInfo{"database/", kindOther}},
+		{`{"path":"secret/","type":"kv","options":{"version":"2"}}`, mountInfo{path: "secret/", kind: kindKV2}},
+		{`{"path":"kv1/","type":"kv","options":{"version":"1"}}`, mountInfo{path: "kv1/", kind: kindKV1}},
+		{`{"path":"old/","type":"kv","options":null}`, mountInfo{path: "old/", kind: kindKV1}},
+		{`{"path":"database","type":"database"}`, mountInfo{path: "database/", kind: kindOther}},
 	} {
-		got, err := parseMount(&response{Data: c.data})
+		got, err := parseMount(answer(t, `{"data":`+c.data+`}`))
 		if err != nil || got != c.want {
 			t.Errorf("parseMount(%v) = %v, %v; want %v", c.data, got, err, c.want)
 		}
 	}
-	if _, err := parseMount(&response{Data: map[string]any{"type": "kv"}}); err == nil {
+	if _, err := parseMount(answer(t, `{"data":{"type":"kv"}}`)); err == nil {
 		t.Error("no path: no error")
 	}
 }
 
+// The document is the secret's data as Vault sent it, compact, with the
+// characters Go's encoder escapes for HTML given back as written; the
+// marker is the version and its creation time.
 func TestDocumentOf(t *testing.T) {
-	kv2 := mountInfo{"secret/", kindKV2}
-	resp := &response{Data: map[string]any{
-		"data":     map[string]any{"password": "<p&w>", "port": json.Number("5432")},
-		"metadata": map[string]any{"version": json.Number("3"), "created_time": "2026-01-01T00:00:00Z"},
-	}}
+	kv2 := mountInfo{path: "secret/", kind: kindKV2}
+	resp := answer(t, `{"data":{"data":{"password":"\u003cp\u0026w\u003e \\u003c","port":5432, "nested":{"a":[1, 2]}},`+
+		`"metadata":{"version":3,"created_time":"2026-01-01T00:00:00Z"}}}`)
 	data, marker, err := documentOf(kv2, "secret/app", 0, resp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc, err := encodeDoc(data)
-	if err != nil || string(doc) != `{"password":"<p&w>","port":5432}` {
-		t.Errorf("doc %s, %v", doc, err)
+	if want := `{"password":"<p&w> \\u003c","port":5432,"nested":{"a":[1,2]}}`; err != nil || string(doc) != want {
+		t.Errorf("doc %s, %v; want %s", doc, err, want)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(doc, &v); err != nil || v["password"] != `<p&w> \u003c` {
+		t.Errorf("decoded %q, %v", v["password"], err)
 	}
 	if marker != "3@2026-01-01T00:00:00Z" {
 		t.Errorf("marker %q", marker)
 	}
-	meta := &response{Data: map[string]any{
-		"current_version": json.Number("3"),
-		"versions":        map[string]any{"3": map[string]any{"created_time": "2026-01-01T00:00:00Z"}},
-	}}
+	meta := answer(t, `{"data":{"current_version":3,"versions":{"3":{"created_time":"2026-01-01T00:00:00Z"}}}}`)
 	if m := metadataMarker(meta); m != marker {
 		t.Errorf("metadata marker %q, data marker %q", m, marker)
 	}
 	// A deleted version and a missing secret are "not found".
-	deleted := &response{Data: map[string]any{"data": nil, "metadata": map[string]any{"version": json.Number("4")}}}
+	deleted := answer(t, `{"data":{"data":null,"metadata":{"version":4}}}`)
 	if _, _, err := documentOf(kv2, "secret/app", 0, deleted); !errors.Is(err, sources.ErrNotFound) {
 		t.Errorf("deleted: %v", err)
 	}
@@ -148,10 +168,51 @@ func TestDocumentOf(t *testing.T) {
 	if !errors.Is(err, sources.ErrNotFound) || !strings.Contains(err.Error(), "logical path") {
 		t.Errorf("missing: %v", err)
 	}
-	other := mountInfo{"database/", kindOther}
-	data, _, err = documentOf(other, "database/creds/app", 0, &response{Data: map[string]any{"username": "u"}})
-	if err != nil || data["username"] != "u" {
-		t.Errorf("logical: %v %v", data, err)
+	other := mountInfo{path: "database/", kind: kindOther}
+	data, _, err = documentOf(other, "database/creds/app", 0, answer(t, `{"lease_id":"x","data":{"username":"u"}}`))
+	if doc, _ := encodeDoc(data); err != nil || string(doc) != `{"username":"u"}` {
+		t.Errorf("logical: %s %v", doc, err)
+	}
+	if doc, err := encodeDoc(nil); err != nil || string(doc) != "{}" {
+		t.Errorf("no data: %s %v", doc, err)
+	}
+}
+
+// vals' variable names configure the login when hush's own are not set,
+// and the ones used are scrubbed like hush's.
+func TestValsAuthSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env    map[string]string
+		method authMethod
+		vars   []string
+	}{
+		{map[string]string{"VAULT_AUTH_METHOD": "approle", "VAULT_ROLE_ID": "r", "VAULT_SECRET_ID": "s", "VAULT_LOGIN_MOUNT_POINT": "ar"},
+			authAppRole, []string{"VAULT_HEADERS", EnvRoleID, EnvSecretIDFile, EnvSecretIDWrap, "VAULT_AUTH_METHOD", "VAULT_ROLE_ID", "VAULT_SECRET_ID"}},
+		{map[string]string{"VAULT_AUTH_METHOD": "kubernetes", "VAULT_ROLE_ID": "app", "VAULT_KUBERNETES_JWT_TOKEN_PATH": "/t"},
+			authK8s, []string{"VAULT_HEADERS", EnvK8sRole, EnvK8sTokenPath, "VAULT_AUTH_METHOD", "VAULT_ROLE_ID", "VAULT_KUBERNETES_JWT_TOKEN_PATH"}},
+		{map[string]string{"VAULT_AUTH_METHOD": "token", "VAULT_TOKEN": "t"}, authToken, []string{"VAULT_HEADERS", "VAULT_TOKEN", "VAULT_AUTH_METHOD"}},
+		// hush's own variables win.
+		{map[string]string{"VAULT_AUTH_METHOD": "kubernetes", "VAULT_ROLE_ID": "app", "HUSH_VAULT_TOKEN_FILE": "/f"}, authTokenFile, []string{"VAULT_HEADERS", EnvTokenFile}},
+	} {
+		s, err := readSettings(func(k string) string { return tc.env[k] })
+		if err != nil || s.method != tc.method || !slices.Equal(s.credentialVars(), tc.vars) {
+			t.Errorf("%v: method %v, vars %v, %v", tc.env, s.method, s.credentialVars(), err)
+		}
+		if tc.method == authAppRole && (s.roleID != "r" || !s.secretIDEnv || s.approleMount != "ar") {
+			t.Errorf("approle: %+v", s)
+		}
+		if tc.method == authK8s && tc.env["VAULT_ROLE_ID"] != "" && (s.k8sRole != "app" || s.k8sTokenPath != "/t") {
+			t.Errorf("kubernetes: %+v", s)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"VAULT_AUTH_METHOD": "userpass"},
+		{"VAULT_AUTH_METHOD": "approle", "VAULT_ROLE_ID": "r"},
+		{"VAULT_AUTH_METHOD": "kubernetes"},
+	} {
+		if _, err := readSettings(func(k string) string { return bad[k] }); err == nil || !strings.Contains(err.Error(), "VAULT_") {
+			t.Errorf("%v: %v", bad, err)
+		}
 	}
 }
 
@@ -193,7 +254,7 @@ func TestReadSettings(t *testing.T) {
 	if s.pollInterval != 5*time.Second || s.requestTimeout != 3*time.Second || !s.requestTimeoutSet {
 		t.Errorf("durations: %+v", s)
 	}
-	if got := (settings{method: authToken}).credentialVars(); len(got) != 1 || got[0] != "VAULT_TOKEN" {
+	if got := (settings{method: authToken}).credentialVars(); !slices.Equal(got, []string{"VAULT_HEADERS", "VAULT_TOKEN"}) {
 		t.Errorf("credentialVars %v", got)
 	}
 }
@@ -224,47 +285,63 @@ func TestRequestErrors(t *testing.T) {
 	}
 }
 
-func TestClientEnv(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	e, err := readClientEnv(env(map[string]string{
-		"VAULT_ADDR": "http://a:1", "VAULT_AGENT_ADDR": "http://agent:2", "VAULT_MAX_RETRIES": "99",
-		"VAULT_CLIENT_TIMEOUT": "7", "VAULT_RATE_LIMIT": "10:3", "VAULT_SKIP_VERIFY": "true",
-		"VAULT_HTTP_PROXY": "http://p1", "VAULT_PROXY_ADDR": "http://p2", "VAULT_NAMESPACE": "ns1",
-		"VAULT_HEADERS": `{"X-Trace":"abc"}`,
-	}))
+// The VAULT_* variables are vault/api's (ReadEnvironment); hush adds the
+// check that an address is set, caps VAULT_MAX_RETRIES, and reports a bad
+// setting without repeating more of it than needed.
+func TestClientSettings(t *testing.T) {
+	getenv := func(k string) string { return os.Getenv(k) }
+	t.Setenv("VAULT_ADDR", "")
+	t.Setenv("VAULT_AGENT_ADDR", "")
+	if _, err := newClient(getenv, time.Second, false); err == nil ||
+		!strings.Contains(err.Error(), "VAULT_ADDR") || !strings.Contains(err.Error(), "VAULT_AGENT_ADDR") {
+		t.Errorf("no address: %v", err)
+	}
+	t.Setenv("VAULT_ADDR", "http://a:1")
+	t.Setenv("VAULT_AGENT_ADDR", "http://agent:2")
+	t.Setenv("VAULT_MAX_RETRIES", "99")
+	c, err := newClient(getenv, time.Second, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.addr != "http://agent:2" || e.maxRetries != maxRetriesCap || e.clientTimeout != 7*time.Second ||
-		e.rate != 10 || e.burst != 3 || !e.skipVerify || e.proxy != "http://p2" || e.namespace != "ns1" || e.headers["X-Trace"] != "abc" {
-		t.Errorf("%+v", e)
+	if c.address() != "http://agent:2" || c.maxRetries != maxRetriesCap {
+		t.Errorf("address %s, retries %d", c.address(), c.maxRetries)
 	}
-	for _, bad := range []map[string]string{
-		{"VAULT_SKIP_VERIFY": "perhaps"},
-		{"VAULT_MAX_RETRIES": "-1"},
-		{"VAULT_CLIENT_TIMEOUT": "soon"},
-		{"VAULT_RATE_LIMIT": "fast"},
-		{"VAULT_HEADERS": `{"X-Vault-Token":"x"}`},
-		{"VAULT_HEADERS": `not json`},
-		{"VAULT_CLIENT_CERT": "/c"},
+	t.Setenv("VAULT_MAX_RETRIES", "")
+	for k, v := range map[string]string{
+		"VAULT_SKIP_VERIFY":    "perhaps",
+		"VAULT_MAX_RETRIES":    "-1",
+		"VAULT_CLIENT_TIMEOUT": "soon",
+		"VAULT_RATE_LIMIT":     "fast",
+		"VAULT_HEADERS":        `{"X-Vault-Token":"x"}`,
+		"VAULT_CLIENT_CERT":    "/nonexistent/c",
 	} {
-		if _, err := readClientEnv(env(bad)); err == nil {
-			t.Errorf("%v accepted", bad)
-		}
-	}
-	if _, err := newClient(clientEnv{addr: "ftp://x"}, time.Second); err == nil {
-		t.Error("ftp address accepted")
+		t.Run(k, func(t *testing.T) {
+			t.Setenv(k, v)
+			if k == "VAULT_CLIENT_CERT" {
+				t.Setenv("VAULT_CLIENT_KEY", "/nonexistent/k")
+			}
+			if _, err := newClient(getenv, time.Second, false); err == nil {
+				t.Errorf("%s=%s accepted", k, v)
+			} else if strings.Contains(err.Error(), "\n") {
+				t.Errorf("multi-line error: %q", err)
+			}
+		})
 	}
 }
 
 // The client's requests: the headers vault/api sends, the token only when
 // there is one, never a wrapping TTL (whatever VAULT_WRAP_TTL says), one
-// redirect followed, 404 as nothing.
+// redirect followed within the origin, 404 as nothing.
 func TestClientRequests(t *testing.T) {
-	var seen []*http.Request
+	var (
+		mu   sync.Mutex
+		seen []*http.Request
+	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/secret/data/app", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		seen = append(seen, r)
+		mu.Unlock()
 		w.Write([]byte(`{"data":{"data":{"k":"v"},"metadata":{"version":1}}}`))
 	})
 	mux.HandleFunc("/v1/moved", func(w http.ResponseWriter, r *http.Request) {
@@ -278,24 +355,29 @@ func TestClientRequests(t *testing.T) {
 		w.Header().Set("Retry-After", "2")
 		w.WriteHeader(429)
 	})
+	mux.HandleFunc("/v1/huge", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"data":{"k":"`))
+		w.Write([]byte(strings.Repeat("x", maxResponse)))
+		w.Write([]byte(`"}}`))
+	})
+	mux.HandleFunc("/v1/huge-error", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		w.Write([]byte(strings.Repeat("x", maxResponse+10)))
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	e, err := readClientEnv(func(k string) string {
-		return map[string]string{"VAULT_ADDR": srv.URL, "VAULT_NAMESPACE": "team", "VAULT_WRAP_TTL": "5m", "VAULT_HEADERS": `{"X-Trace":"1"}`}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
+	for k, v := range map[string]string{"VAULT_ADDR": srv.URL, "VAULT_NAMESPACE": "team", "VAULT_WRAP_TTL": "5m", "VAULT_HEADERS": `{"X-Trace":"1"}`, "VAULT_TOKEN": "from-env"} {
+		t.Setenv(k, v)
 	}
-	c, err := newClient(e, 5*time.Second)
+	c, err := newClient(os.Getenv, 5*time.Second, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if r, err := c.read(ctx, "secret/data/app", nil); err != nil || r.Data["data"].(map[string]any)["k"] != "v" {
+	if r, err := c.read(ctx, "secret/data/app", nil, ""); err != nil || r.Data.fields()["data"].(map[string]any)["k"] != "v" {
 		t.Fatalf("read: %v %v", r, err)
 	}
-	c.setToken("tok")
-	if _, err := c.read(ctx, "moved", nil); err != nil {
+	if _, err := c.read(ctx, "moved", nil, "tok"); err != nil {
 		t.Fatalf("redirect: %v", err)
 	}
 	if len(seen) != 2 {
@@ -307,18 +389,23 @@ func TestClientRequests(t *testing.T) {
 			t.Errorf("request %d headers: %v", i, h)
 		}
 	}
+	// VAULT_TOKEN is not sent behind the auth method's back.
 	if seen[0].Header.Get("X-Vault-Token") != "" || seen[1].Header.Get("X-Vault-Token") != "tok" {
 		t.Error("token headers")
 	}
-	if r, err := c.read(ctx, "missing", nil); r != nil || err != nil {
+	if r, err := c.read(ctx, "missing", nil, "tok"); r != nil || err != nil {
 		t.Errorf("404: %v %v", r, err)
 	}
-	_, err = c.read(ctx, "busy", nil)
+	_, err = c.read(ctx, "busy", nil, "tok")
 	if d := describe("read", "busy", err); d.status != 429 || d.wait != 2*time.Second || !d.transient() {
 		t.Errorf("429: %+v", d)
 	}
-	c.setToken("bad\ntoken")
-	if _, err := c.read(ctx, "secret/data/app", nil); err == nil {
+	for _, p := range []string{"huge", "huge-error"} {
+		if _, err := c.read(ctx, p, nil, "tok"); err == nil || !strings.Contains(err.Error(), "larger than the limit") {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if _, err := c.read(ctx, "secret/data/app", nil, "bad\ntoken"); err == nil {
 		t.Error("a token with a newline was sent")
 	}
 }
@@ -335,12 +422,13 @@ func TestClientUnixSocket(t *testing.T) {
 	})}
 	go srv.Serve(l)
 	defer srv.Close()
-	c, err := newClient(clientEnv{addr: "unix://" + sock}, time.Second)
+	t.Setenv("VAULT_ADDR", "unix://"+sock)
+	c, err := newClient(os.Getenv, time.Second, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.read(context.Background(), "kv/x", nil)
-	if err != nil || r.Data["path"] != "/v1/kv/x" {
+	r, err := c.read(context.Background(), "kv/x", nil, "")
+	if err != nil || r.Data.fields()["path"] != "/v1/kv/x" {
 		t.Errorf("%v %v", r, err)
 	}
 }
@@ -368,6 +456,111 @@ func TestRenewSchedule(t *testing.T) {
 			if w := sleepBeforeRenewal(ttl, g); ttl-w <= g {
 				t.Fatalf("a fresh %v would end at once (wait %v, grace %v)", ttl, w, g)
 			}
+		}
+	}
+}
+
+func TestKVMountsSetting(t *testing.T) {
+	got, err := parseKVMounts(" secret=2, /legacy/=1 ")
+	if err != nil || len(got) != 2 || got["secret/"] != kindKV2 || got["legacy/"] != kindKV1 {
+		t.Errorf("parseKVMounts = %v, %v", got, err)
+	}
+	for _, bad := range []string{"secret", "secret=3", "=2", "a//b=1"} {
+		if _, err := parseKVMounts(bad); err == nil || !strings.Contains(err.Error(), EnvKVMounts) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if m, _ := parseKVMounts(""); m != nil {
+		t.Error("empty setting")
+	}
+}
+
+// A redirect to another origin is refused before anything is sent there,
+// and is no transient failure: retrying would be redirected again.
+func TestClientRedirectOrigin(t *testing.T) {
+	var got atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) }))
+	defer other.Close()
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer front.Close()
+	t.Setenv("VAULT_ADDR", front.URL)
+	c, err := newClient(os.Getenv, time.Second, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.read(context.Background(), "secret/data/app", nil, "s.token")
+	e := describe("read", "secret/data/app", err)
+	if err == nil || e.transient() || !strings.Contains(e.Error(), "refused a redirect") || strings.Contains(e.Error(), "s.token") {
+		t.Errorf("err %v, transient %v", e, e.transient())
+	}
+	if got.Load() != 0 {
+		t.Error("the other origin was contacted")
+	}
+}
+
+// The poll loop with an injected clock and random source: the first poll
+// at a random point of the interval, then, while Vault fails, one request
+// per poll (no retries within it) and waits doubling up to ten intervals;
+// the interval again once Vault answers.
+func TestPollLoopBacksOff(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		fail = true
+		hits int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.URL.Path != "/v1/secret/metadata/app" {
+			w.WriteHeader(http.StatusForbidden) // the token's own lookup: not a poll
+			return
+		}
+		hits++
+		if fail {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte(`{"data":{"current_version":1,"versions":{"1":{"created_time":"t"}}}}`))
+	}))
+	defer srv.Close()
+	t.Setenv("VAULT_ADDR", srv.URL)
+	b := New(Config{Getenv: func(k string) string {
+		return map[string]string{"VAULT_ADDR": srv.URL, "VAULT_TOKEN": "s.tok"}[k]
+	}})
+	defer b.Close(context.Background())
+	key := sources.GroupKey{Backend: Name, Path: "secret/app"}
+	b.groups[key] = &group{kind: kindKV2, mount: "secret/", logical: "secret/app", apiPath: "secret/data/app", marker: "1@t"}
+	b.random = func() float64 { return 0.5 }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var waits []time.Duration
+	var hitsAt []int
+	b.sleep = func(ctx context.Context, d time.Duration) bool {
+		mu.Lock()
+		waits = append(waits, d)
+		hitsAt = append(hitsAt, hits)
+		if len(waits) == 7 {
+			fail = false // Vault is back for the seventh poll
+		}
+		mu.Unlock()
+		if len(waits) == 9 {
+			cancel()
+			return false
+		}
+		return true
+	}
+	const iv = 10 * time.Second
+	b.pollLoop(ctx, []sources.GroupKey{key}, iv)
+	want := []time.Duration{iv / 2, 2 * iv, 4 * iv, 8 * iv, 10 * iv, 10 * iv, 10 * iv, iv, iv}
+	if !slices.Equal(waits, want) {
+		t.Errorf("waits %v, want %v", waits, want)
+	}
+	// One request per poll: the n-th wait comes after n-1 requests.
+	for i, h := range hitsAt {
+		if h != i {
+			t.Errorf("before wait %d: %d requests, want %d", i, h, i)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hushinit/hush/sources"
+
+	"github.com/hushinit/hush/sources/internal/remote"
 )
 
 // Watch implements sources.Watcher. It puts the watch in place without a
@@ -22,8 +24,9 @@ import (
 //     comparing its version the same way.
 //   - KV v1 and other engines: the secret is read and its digest compared.
 //
-// One request per secret and poll. A failed poll (Vault down) changes
-// nothing for the child; the next poll tries again.
+// One request per secret and poll, never retried within the poll. A failed
+// poll (Vault down) changes nothing for the child; the next one waits
+// longer (remote.PollDelay), and polls are spread with jitter.
 func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sources.WatchOptions, notify func(sources.GroupKey)) error {
 	if b.setErr != nil {
 		return b.setErr
@@ -42,20 +45,20 @@ func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sourc
 }
 
 func (b *Backend) pollLoop(ctx context.Context, keys []sources.GroupKey, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	// The first poll comes at a random point of the first interval, and
+	// every later one is spread by the toolkit's jitter: a fleet started
+	// together does not poll Vault in one burst forever. After a failed
+	// poll the next waits longer (no per-request retries meanwhile).
+	wait := remote.FirstPoll(interval, b.rand)
+	failures := 0
 	for {
-		select {
-		case <-ctx.Done():
+		if !b.pause(ctx, wait) || b.ctx.Err() != nil {
 			return
-		case <-b.ctx.Done():
-			return
-		case <-t.C:
 		}
-		pending := false
+		pending, ok := false, true
 		for _, k := range keys {
-			g, ok := b.group(k)
-			if !ok {
+			g, found := b.group(k)
+			if !found {
 				pending = true // not read yet (or its read failed)
 				continue
 			}
@@ -63,20 +66,29 @@ func (b *Backend) pollLoop(ctx context.Context, keys []sources.GroupKey, interva
 				continue
 			}
 			pending = true
-			b.poll(ctx, k, g)
+			if !b.poll(ctx, k, g) {
+				ok = false
+			}
 		}
 		if !pending {
 			// Only leases and pinned versions: nothing to poll, ever.
 			b.log.Debug("Vault watch: nothing to poll; leases report their own end")
 			return
 		}
+		if ok {
+			failures = 0
+		} else if ctx.Err() == nil {
+			failures++
+		}
+		wait = remote.PollDelay(interval, failures, b.rand)
 	}
 }
 
-// poll checks one secret and reports it when it may have changed.
-func (b *Backend) poll(ctx context.Context, key sources.GroupKey, g group) {
+// poll checks one secret and reports it when it may have changed. It
+// reports whether Vault answered.
+func (b *Backend) poll(ctx context.Context, key sources.GroupKey, g group) bool {
 	if err := b.start(ctx); err != nil {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
 	defer cancel()
@@ -84,21 +96,22 @@ func (b *Backend) poll(ctx context.Context, key sources.GroupKey, g group) {
 	if err != nil {
 		var re *requestError
 		if errors.As(err, &re) && re.transient() {
-			return // logged by call, once per outage
+			return false // logged by call, once per outage
 		}
 		b.log.Warn("cannot check a Vault secret for changes", "path", key.Path, "err", err.Error())
-		return
+		return false
 	}
 	if changed {
 		b.log.Debug("Vault secret changed", "path", key.Path)
 		b.notifyKey(key)
 	}
+	return true
 }
 
 func (b *Backend) changed(ctx context.Context, key sources.GroupKey, g group) (bool, error) {
 	if g.kind != kindKV2 {
-		s, err := b.call(ctx, "poll", g.apiPath, false, func(ctx context.Context) (*response, error) {
-			return b.client.read(ctx, g.apiPath, nil)
+		s, err := b.call(ctx, "poll", g.apiPath, once, func(ctx context.Context) (*response, error) {
+			return b.client.read(ctx, g.apiPath, nil, b.token())
 		})
 		if err != nil {
 			return false, err
@@ -114,8 +127,8 @@ func (b *Backend) changed(ctx context.Context, key sources.GroupKey, g group) (b
 	}
 	if !g.metaDenied {
 		p := kvPath(g.mount, g.logical, "metadata")
-		s, err := b.call(ctx, "poll", p, false, func(ctx context.Context) (*response, error) {
-			return b.client.read(ctx, p, nil)
+		s, err := b.call(ctx, "poll", p, once, func(ctx context.Context) (*response, error) {
+			return b.client.read(ctx, p, nil, b.token())
 		})
 		var re *requestError
 		switch {
@@ -132,8 +145,8 @@ func (b *Backend) changed(ctx context.Context, key sources.GroupKey, g group) (b
 			return false, err
 		}
 	}
-	s, err := b.call(ctx, "poll", g.apiPath, false, func(ctx context.Context) (*response, error) {
-		return b.client.read(ctx, g.apiPath, nil)
+	s, err := b.call(ctx, "poll", g.apiPath, once, func(ctx context.Context) (*response, error) {
+		return b.client.read(ctx, g.apiPath, nil, b.token())
 	})
 	if err != nil {
 		return false, err
@@ -141,19 +154,23 @@ func (b *Backend) changed(ctx context.Context, key sources.GroupKey, g group) (b
 	if s == nil {
 		return g.marker != "", nil
 	}
-	meta, _ := s.Data["metadata"].(map[string]any)
+	meta, _ := s.Data.fields()["metadata"].(map[string]any)
 	return markerOf(meta["version"], meta["created_time"]) != g.marker, nil
 }
 
 // metadataMarker is the marker of the current version from a KV v2 metadata
 // answer: current_version and that version's created_time.
 func metadataMarker(s *response) string {
-	if s == nil || s.Data == nil {
+	if s == nil {
 		return ""
 	}
-	cur := s.Data["current_version"]
+	data := s.Data.fields()
+	if data == nil {
+		return ""
+	}
+	cur := data["current_version"]
 	var created any
-	if versions, ok := s.Data["versions"].(map[string]any); ok {
+	if versions, ok := data["versions"].(map[string]any); ok {
 		if v, ok := versions[fmt.Sprint(cur)].(map[string]any); ok {
 			created = v["created_time"]
 		}

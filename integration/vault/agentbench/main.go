@@ -14,14 +14,9 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +27,7 @@ import (
 	"time"
 
 	"github.com/hushinit/hush/integration/vault/internal/audit"
+	"github.com/hushinit/hush/integration/vault/internal/devvault"
 )
 
 func main() {
@@ -53,7 +49,7 @@ type subject struct {
 }
 
 func run(hushBin string, runs int, window, interval time.Duration) error {
-	vaultBin, err := findVault()
+	vaultBin, err := devvault.Find()
 	if err != nil {
 		return err
 	}
@@ -66,20 +62,20 @@ func run(hushBin string, runs int, window, interval time.Duration) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	v, err := startVault(vaultBin, dir)
+	v, err := devvault.Start(vaultBin, dir)
 	if err != nil {
 		return err
 	}
-	defer v.stop()
+	defer v.Stop()
 	audit := filepath.Join(dir, "audit.log")
-	if err := v.api("PUT", "sys/audit/file", map[string]any{"type": "file", "options": map[string]any{"file_path": audit}}); err != nil {
+	if err := v.API("PUT", "sys/audit/file", map[string]any{"type": "file", "options": map[string]any{"file_path": audit}}); err != nil {
 		return err
 	}
-	if err := v.api("POST", "secret/data/bench", map[string]any{"data": map[string]any{"password": "bench-" + randomHex(8)}}); err != nil {
+	if err := v.API("POST", "secret/data/bench", map[string]any{"data": map[string]any{"password": "bench-" + devvault.RandomHex(8)}}); err != nil {
 		return err
 	}
 	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte(v.token), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(v.Token), 0o600); err != nil {
 		return err
 	}
 	child := func(out string) []string {
@@ -88,7 +84,7 @@ func run(hushBin string, runs int, window, interval time.Duration) error {
 	subjects := []subject{
 		{name: "hush", bin: hushBin, start: func(d, out string, iv time.Duration) *exec.Cmd {
 			cmd := exec.Command(hushBin, append([]string{"--poll-interval", iv.String(), "--"}, child(out)...)...)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "VAULT_ADDR=" + v.addr, "HUSH_VAULT_TOKEN_FILE=" + tokenFile,
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "VAULT_ADDR=" + v.Addr, "HUSH_VAULT_TOKEN_FILE=" + tokenFile,
 				"DB_PASSWORD=ref+vault://secret/bench#/password"}
 			return cmd
 		}},
@@ -111,7 +107,7 @@ exec {
   restart_on_secret_changes = "always"
   restart_stop_signal = "SIGTERM"
 }
-`, v.addr, tokenFile, iv.String(), argv)), 0o600)
+`, v.Addr, tokenFile, iv.String(), argv)), 0o600)
 			cmd := exec.Command(vaultBin, "agent", "-config="+cfg)
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + d}
 			return cmd
@@ -150,7 +146,7 @@ exec {
 		"agent `static_secret_render_interval`); the agent uses `auto_auth` `token_file`, hush `HUSH_VAULT_TOKEN_FILE`. "+
 		"Medians of %d runs each, alternating. Time to first child: from exec of the supervisor to the child's `date`. "+
 		"RSS: VmRSS of the supervisor 2s after the child started. Requests per poll: every request in Vault's audit log "+
-		"during a %v watch, over the number of polls.\n\n", vaultVersion(vaultBin), interval, runs, window)
+		"during a %v watch, over the number of polls.\n\n", devvault.Version(vaultBin), interval, runs, window)
 	fmt.Printf("| supervisor | binary | size (MB) | time to first child (ms) | RSS watching (MiB) | requests per poll |\n|---|---|---|---|---|---|\n")
 	for i, s := range subjects {
 		st, _ := os.Stat(s.bin)
@@ -179,7 +175,7 @@ func once(s subject, dir string, interval time.Duration) (time.Duration, int64, 
 	if err := cmd.Start(); err != nil {
 		return 0, 0, err
 	}
-	defer stop(cmd)
+	defer devvault.Kill(cmd, "AGENTBENCH_TAG", tag)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		b, _ := os.ReadFile(out)
@@ -208,7 +204,7 @@ func requestsPerPoll(s subject, dir, audit string, window, interval time.Duratio
 	if err := cmd.Start(); err != nil {
 		return 0, 0, "", err
 	}
-	defer stop(cmd)
+	defer devvault.Kill(cmd, "AGENTBENCH_TAG", tag)
 	for i := 0; i < 60000; i++ {
 		if _, err := os.Stat(out); err == nil {
 			break
@@ -244,24 +240,7 @@ func auditPaths(file string) []string {
 
 // tag marks every process a supervisor starts (the variable is inherited),
 // so that stop finds the children wherever they were re-parented.
-var tag = randomHex(8)
-
-// stop kills a supervisor and everything it started.
-func stop(cmd *exec.Cmd) {
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	want := []byte("AGENTBENCH_TAG=" + tag + "\x00")
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "environ")); err == nil && bytes.Contains(append(b, 0), want) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	cmd.Wait()
-}
+var tag = devvault.RandomHex(8)
 
 func rssKiB(pid int) int64 {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -284,87 +263,4 @@ func medianInt(xs []int64) int64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-func findVault() (string, error) {
-	if p := os.Getenv("HUSH_VAULT_BIN"); p != "" {
-		return p, nil
-	}
-	out, err := exec.Command("./scripts/build-vault.sh").Output()
-	if err != nil {
-		return "", fmt.Errorf("scripts/build-vault.sh (run from the repository root): %v", err)
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-func vaultVersion(bin string) string {
-	out, _ := exec.Command(bin, "version").Output()
-	f := strings.Fields(string(out))
-	if len(f) >= 2 {
-		return strings.TrimSuffix(f[1], ",")
-	}
-	return "?"
-}
-
-type vaultServer struct {
-	addr, token string
-	cmd         *exec.Cmd
-}
-
-func startVault(bin, dir string) (*vaultServer, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	v := &vaultServer{addr: fmt.Sprintf("http://127.0.0.1:%d", port), token: "root-" + randomHex(8)}
-	v.cmd = exec.Command(bin, "server", "-dev", "-dev-root-token-id="+v.token,
-		fmt.Sprintf("-dev-listen-address=127.0.0.1:%d", port), "-dev-no-store-token")
-	v.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	v.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := v.cmd.Start(); err != nil {
-		return nil, err
-	}
-	for i := 0; i < 3000; i++ {
-		if resp, err := http.Get(v.addr + "/v1/sys/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return v, nil
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	v.stop()
-	return nil, fmt.Errorf("vault dev server not healthy")
-}
-
-func (v *vaultServer) stop() {
-	v.cmd.Process.Kill()
-	v.cmd.Wait()
-}
-
-func (v *vaultServer) api(method, path string, body any) error {
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(method, v.addr+"/v1/"+path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("X-Vault-Token", v.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		msg, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s %s: %s", method, path, msg)
-	}
-	return nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// What each flavour links (issue 12): bin/hush carries vault/api and never
+// go-sdk (a test-only oracle, and 14 MB of cloud SDKs); the files-only
+// flavour carries neither, nor any other backend's client.
+func TestLinkedDependencies(t *testing.T) {
+	t.Parallel()
+	const (
+		vaultAPI = "github.com/hashicorp/vault/api"
+		goSDK    = "github.com/infisical/go-sdk"
+	)
+	for _, tc := range []struct {
+		tags      string
+		want, not []string
+	}{
+		{"", []string{vaultAPI, "github.com/hashicorp/vault/api/auth/approle", "github.com/hashicorp/vault/api/auth/kubernetes"}, []string{goSDK}},
+		{"noinfisical", []string{vaultAPI}, []string{goSDK, "github.com/hushinit/hush/sources/infisical"}},
+		{"novault,noinfisical", nil, []string{vaultAPI, goSDK, "github.com/hashicorp/", "github.com/hushinit/hush/sources/vault",
+			"github.com/hushinit/hush/sources/infisical", "github.com/hushinit/hush/sources/internal/remote"}},
+	} {
+		t.Run("tags="+tc.tags, func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command("go", "list", "-deps", "-tags", tc.tags, ".").Output()
+			if err != nil {
+				t.Fatalf("go list: %v", err)
+			}
+			deps := strings.Fields(string(out))
+			has := func(prefix string) bool {
+				for _, d := range deps {
+					if d == prefix || strings.HasPrefix(d, prefix+"/") || (strings.HasSuffix(prefix, "/") && strings.HasPrefix(d, prefix)) {
+						return true
+					}
+				}
+				return false
+			}
+			for _, w := range tc.want {
+				if !has(w) {
+					t.Errorf("%s is not linked", w)
+				}
+			}
+			for _, n := range tc.not {
+				if has(n) {
+					t.Errorf("%s is linked", n)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,88 @@
+package infisical
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// thief is a server nobody configured: it records what reaches it.
+type thief struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	seen []string
+}
+
+func newThief(t *testing.T) *thief {
+	th := &thief{}
+	th.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		th.mu.Lock()
+		th.seen = append(th.seen, r.Method+" "+r.URL.Path+" auth="+r.Header.Get("Authorization")+" body="+string(b))
+		th.mu.Unlock()
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(th.srv.Close)
+	return th
+}
+
+func (th *thief) requests() []string {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	return append([]string(nil), th.seen...)
+}
+
+// A server at INFISICAL_API_URL answers 307 towards another origin (here
+// another port, plain HTTP): hush refuses to follow, says why, does not
+// retry, and neither the client secret (a 307 re-posts the login's body)
+// nor the bearer token reaches the other server.
+func TestRedirectToAnotherOrigin(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		redirect string // path prefix that is redirected; the rest reaches the fake
+	}{
+		{"login", "/api/v1/auth/"},
+		{"list", "/api/v3/secrets/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			th := newThief(t)
+			fake, err := url.Parse(w.f.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := httputil.NewSingleHostReverseProxy(fake)
+			front := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				if strings.HasPrefix(r.URL.Path, tc.redirect) {
+					http.Redirect(rw, r, th.srv.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+					return
+				}
+				proxy.ServeHTTP(rw, r)
+			}))
+			t.Cleanup(front.Close)
+			env := append(w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"), "INFISICAL_DOMAIN="+front.URL)
+			r := start(t, env, "--startup-timeout", "20s")
+			if code := r.wait(); code != 125 {
+				t.Fatalf("exit status %d; output:\n%s", code, r.out.String())
+			}
+			out := r.out.String()
+			if !strings.Contains(out, "refused a redirect") || !strings.Contains(out, th.srv.Listener.Addr().String()) {
+				t.Errorf("the error does not say which redirect was refused:\n%s", out)
+			}
+			if strings.Contains(out, "retrying") {
+				t.Errorf("a refused redirect was retried:\n%s", out)
+			}
+			if got := th.requests(); len(got) != 0 {
+				t.Errorf("the other origin received %d requests", len(got))
+			}
+			assertNoLeak(t, out, w.secrets())
+		})
+	}
+}
