@@ -75,10 +75,14 @@ async def run_asyncio():
     server.close()
     await server.wait_closed()
     # Python 3.11's wait_closed does not wait for the connections in
-    # flight, and asyncio.run cancels them on return: finish them first,
-    # including those accepted just before the close.
-    await asyncio.sleep(0.2)
-    while ACTIVE:
+    # flight, and asyncio.run cancels them on return (the client then gets a
+    # reset): finish them first, including those accepted just before the
+    # close. An accepted connection takes a few loop iterations to reach
+    # handle(), so count iterations rather than wall time, which a loaded
+    # machine can spend before the loop runs at all.
+    for _ in range(50):
+        await asyncio.sleep(0)
+    while ACTIVE or getattr(server, "_active_count", 0):
         await asyncio.sleep(0.01)
 
 
