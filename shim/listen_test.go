@@ -226,3 +226,50 @@ func TestNotifySocket(t *testing.T) {
 	default:
 	}
 }
+
+// TestParseListenHosts: IP literals and localhost are bound as given; other
+// host names are refused with a message asking for an IP (no DNS at start).
+func TestParseListenHosts(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, addr, bind string }{
+		{"tcp://localhost:8080", "localhost:8080", "127.0.0.1"},
+		{"tcp://127.0.0.1:8080", "127.0.0.1:8080", "127.0.0.1"},
+		{"tcp://[::1]:8080", "[::1]:8080", "::1"},
+		{"tcp://[::ffff:10.0.0.1]:8080", "[::ffff:10.0.0.1]:8080", "10.0.0.1"},
+		{"TCP://:8080", ":8080", "invalid IP"},
+	} {
+		spec, err := ParseListen(tt.in)
+		if err != nil || spec.Address != tt.addr {
+			t.Errorf("ParseListen(%q) = %+v, %v; want address %q", tt.in, spec, err, tt.addr)
+			continue
+		}
+		host, _, _ := splitHostPort(spec.Address)
+		if ip, err := listenIP(host); err != nil || ip.String() != tt.bind {
+			t.Errorf("%q binds %v, %v; want %s", tt.in, ip, err, tt.bind)
+		}
+	}
+	for _, in := range []string{"tcp://example.com:80", "tcp://db:5432", "tcp://[fe80::1%25eth0]:80", "tcp://::1:80", "tcp://1.2.3.4", "tcp://[::1]80"} {
+		if _, err := ParseListen(in); err == nil {
+			t.Errorf("ParseListen(%q) accepted", in)
+		}
+	}
+	_, err := ParseListen("tcp://example.com:80")
+	if err == nil || !strings.Contains(err.Error(), "not an IP address") || !strings.Contains(err.Error(), "DNS") {
+		t.Errorf("a host name is refused with %v, want a message asking for an IP address", err)
+	}
+}
+
+// TestParseListenEscapes: the query and the path are percent-decoded as a
+// URL's are.
+func TestParseListenEscapes(t *testing.T) {
+	t.Parallel()
+	spec, err := ParseListen("unix:///run/a%2Bb.sock?name=w%65b&mode=0600&name=second")
+	if err != nil || spec.Address != "/run/a+b.sock" || spec.Name != "web" || spec.Mode != 0o600 {
+		t.Errorf("got %+v, %v", spec, err)
+	}
+	for _, in := range []string{"unix:///a%zz.sock", "unix:///a.sock?name=%4", "unix:///a%00.sock", "unix:///a.sock?name=a;mode=0600", "unix:///a.sock#frag"} {
+		if _, err := ParseListen(in); err == nil {
+			t.Errorf("ParseListen(%q) accepted", in)
+		}
+	}
+}
