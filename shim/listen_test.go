@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -8,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseListen(t *testing.T) {
@@ -271,5 +275,44 @@ func TestParseListenEscapes(t *testing.T) {
 		if _, err := ParseListen(in); err == nil {
 			t.Errorf("ParseListen(%q) accepted", in)
 		}
+	}
+}
+
+// TestNotifySocketPassedDescriptors: a sender that attaches descriptors to
+// its READY=1 still counts, and hush keeps none of them: the pipe's write end
+// it was sent is closed, so the reader sees end of file. (Today the control
+// buffer has room for the credentials only, so the kernel already drops the
+// descriptors; this guards that, and senderPid's close, against a change.)
+func TestNotifySocketPassedDescriptors(t *testing.T) {
+	t.Parallel()
+	out := make(chan notifyMsg, 4)
+	n, err := newNotifySocket(8, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(sender)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := unix.Sendmsg(sender, []byte("READY=1"), unix.UnixRights(int(w.Fd())), &unix.SockaddrUnix{Name: n.addr}, 0); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if got := <-out; got.gen != 8 || got.pid != os.Getpid() {
+		t.Errorf("got %+v, want generation 8 from pid %d", got, os.Getpid())
+	}
+	// close returns only once the reader has stopped: the poller woke it.
+	n.close()
+	if err := r.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("read from the pipe: %v, want EOF (hush kept a passed descriptor)", err)
 	}
 }
