@@ -2,7 +2,6 @@ package shim
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -34,9 +33,12 @@ type notifyMsg struct {
 }
 
 func newNotifySocket(gen int, out chan<- notifyMsg) (*notifySocket, error) {
+	// An unguessable name, so no other process can take it first. From
+	// getrandom(2) directly: crypto/rand would link math/big, about 150 kB
+	// of the files-only flavour's budget, for these eight bytes.
 	var r [8]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return nil, fmt.Errorf("notify socket: %w", err)
+	if n, err := unix.Getrandom(r[:], 0); err != nil || n != len(r) {
+		return nil, fmt.Errorf("notify socket: random name: %d bytes, %v", n, err)
 	}
 	// A leading '@' is how Go (and NOTIFY_SOCKET) spell the abstract
 	// namespace's leading NUL.
