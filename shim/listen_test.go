@@ -316,3 +316,28 @@ func TestNotifySocketPassedDescriptors(t *testing.T) {
 		t.Errorf("read from the pipe: %v, want EOF (hush kept a passed descriptor)", err)
 	}
 }
+
+// TestListenLocalhost: tcp://localhost:PORT binds 127.0.0.1, without DNS.
+func TestListenLocalhost(t *testing.T) {
+	t.Parallel()
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := probe.Addr().(*net.TCPAddr).Port
+	probe.Close()
+	spec, err := ParseListen("tcp://localhost:" + strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := Listen([]ListenSpec{spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer CloseListeners(ls)
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatalf("dial 127.0.0.1: %v", err)
+	}
+	c.Close()
+}
