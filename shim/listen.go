@@ -3,8 +3,7 @@ package shim
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -33,40 +32,57 @@ type ListenSpec struct {
 // optional ?name=NAME (default: the address) and, for unix sockets,
 // ?mode=0660 (default 0666, what systemd's SocketMode= defaults to: access
 // is then decided by the directory).
+//
+// It is written by hand rather than with net/url and net: those packages
+// would link the whole network stack (resolver included) into the files-only
+// flavour, which must stay within its size budget (docs/budgets.md).
 func ParseListen(s string) (ListenSpec, error) {
-	u, err := url.Parse(s)
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return ListenSpec{}, fmt.Errorf("listen address %q: want tcp://HOST:PORT or unix:///path", s)
+	}
+	if strings.Contains(rest, "#") {
+		return ListenSpec{}, fmt.Errorf("listen address %q: a fragment (#) has no meaning here", s)
+	}
+	rest, rawQuery, _ := strings.Cut(rest, "?")
+	q, err := parseListenQuery(rawQuery)
 	if err != nil {
 		return ListenSpec{}, fmt.Errorf("listen address %q: %w", s, err)
 	}
-	spec := ListenSpec{Network: u.Scheme, Mode: 0o666}
-	q := u.Query()
-	for k := range q {
-		if k != "name" && k != "mode" {
-			return ListenSpec{}, fmt.Errorf("listen address %q: unknown parameter %q (want name or mode)", s, k)
-		}
-	}
-	switch u.Scheme {
+	spec := ListenSpec{Network: strings.ToLower(scheme), Mode: 0o666}
+	switch spec.Network {
 	case "tcp":
-		if u.Path != "" || u.User != nil || u.Fragment != "" {
+		if strings.ContainsAny(rest, "/@") {
 			return ListenSpec{}, fmt.Errorf("listen address %q: want tcp://HOST:PORT", s)
 		}
-		host, port, err := net.SplitHostPort(u.Host)
+		host, port, err := splitHostPort(rest)
 		if err != nil {
 			return ListenSpec{}, fmt.Errorf("listen address %q: want tcp://HOST:PORT: %w", s, err)
 		}
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || !allDigits(port) {
 			return ListenSpec{}, fmt.Errorf("listen address %q: port %q is not 1 to 65535", s, port)
 		}
-		spec.Address = net.JoinHostPort(host, port)
-		if q.Has("mode") {
+		if _, err := listenIP(host); err != nil {
+			return ListenSpec{}, fmt.Errorf("listen address %q: %w", s, err)
+		}
+		if strings.Contains(host, ":") {
+			spec.Address = "[" + host + "]:" + port
+		} else {
+			spec.Address = host + ":" + port
+		}
+		if _, ok := q["mode"]; ok {
 			return ListenSpec{}, fmt.Errorf("listen address %q: mode is for unix sockets", s)
 		}
 	case "unix":
-		if u.Host != "" || !strings.HasPrefix(u.Path, "/") {
+		path, err := unescape(rest, false)
+		if err != nil {
+			return ListenSpec{}, fmt.Errorf("listen address %q: %w", s, err)
+		}
+		if !strings.HasPrefix(path, "/") || strings.IndexByte(path, 0) >= 0 {
 			return ListenSpec{}, fmt.Errorf("listen address %q: want unix:///absolute/path", s)
 		}
-		spec.Address = u.Path
-		if m := q.Get("mode"); m != "" {
+		spec.Address = path
+		if m := q["mode"]; m != "" {
 			n, err := strconv.ParseUint(m, 8, 32)
 			if err != nil || n > 0o777 {
 				return ListenSpec{}, fmt.Errorf("listen address %q: mode %q is not octal permissions such as 0660", s, m)
@@ -76,7 +92,7 @@ func ParseListen(s string) (ListenSpec, error) {
 	default:
 		return ListenSpec{}, fmt.Errorf("listen address %q: want tcp://HOST:PORT or unix:///path", s)
 	}
-	spec.Name = q.Get("name")
+	spec.Name = q["name"]
 	if spec.Name == "" {
 		// LISTEN_FDNAMES is split on ':', which addresses contain.
 		spec.Name = strings.ReplaceAll(spec.Address, ":", "_")
@@ -85,6 +101,122 @@ func ParseListen(s string) (ListenSpec, error) {
 		return ListenSpec{}, fmt.Errorf("listen address %q: %w", s, err)
 	}
 	return spec, nil
+}
+
+// parseListenQuery reads name=..&mode=.., percent-decoded as a URL query
+// is. A repeated parameter keeps its first value, as url.Values.Get did.
+func parseListenQuery(raw string) (map[string]string, error) {
+	q := map[string]string{}
+	if raw == "" {
+		return q, nil
+	}
+	for _, kv := range strings.Split(raw, "&") {
+		if kv == "" {
+			continue
+		}
+		if strings.Contains(kv, ";") {
+			return nil, errors.New("';' is not a parameter separator, use '&'")
+		}
+		rawK, rawV, _ := strings.Cut(kv, "=")
+		k, err := unescape(rawK, true)
+		if err != nil {
+			return nil, err
+		}
+		v, err := unescape(rawV, true)
+		if err != nil {
+			return nil, err
+		}
+		if k != "name" && k != "mode" {
+			return nil, fmt.Errorf("unknown parameter %q (want name or mode)", k)
+		}
+		if _, dup := q[k]; !dup {
+			q[k] = v
+		}
+	}
+	return q, nil
+}
+
+// unescape decodes %XX escapes, and '+' as a space in a query.
+func unescape(s string, query bool) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return "", fmt.Errorf("invalid escape %q", s[i:min(i+3, len(s))])
+			}
+			n, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			b.WriteByte(byte(n))
+			i += 2
+		case c == '+' && query:
+			b.WriteByte(' ')
+		case c < 0x20 || c == 0x7f:
+			return "", errors.New("control character in the address")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func allDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// splitHostPort splits HOST:PORT or [IPv6]:PORT; the host may be empty.
+func splitHostPort(hostport string) (host, port string, err error) {
+	if strings.HasPrefix(hostport, "[") {
+		end := strings.IndexByte(hostport, ']')
+		if end < 0 {
+			return "", "", errors.New("missing ']' in address")
+		}
+		host, rest := hostport[1:end], hostport[end+1:]
+		if !strings.HasPrefix(rest, ":") {
+			return "", "", errors.New("missing port in address")
+		}
+		return host, rest[1:], nil
+	}
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 {
+		return "", "", errors.New("missing port in address")
+	}
+	host, port = hostport[:i], hostport[i+1:]
+	if strings.ContainsAny(host, ":[]") || strings.ContainsAny(port, "[]") {
+		return "", "", errors.New("an IPv6 address must be in brackets: [::1]:PORT")
+	}
+	return host, port, nil
+}
+
+// listenIP turns a --listen host into the address to bind: empty for every
+// address, an IP literal, or "localhost". Other host names are refused:
+// resolving them would make a PID 1 depend on DNS (and /etc/nsswitch.conf)
+// just to start, and a name that resolves to several or changing addresses
+// makes it unclear what is bound. "localhost" is accepted and means
+// 127.0.0.1, the address net.Listen would bind for it.
+func listenIP(host string) (netip.Addr, error) {
+	switch {
+	case host == "":
+		return netip.Addr{}, nil
+	case strings.EqualFold(host, "localhost"):
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("host %q is not an IP address: give an IP such as 127.0.0.1, [::1] or 0.0.0.0 (or localhost); hush does not resolve host names, so starting does not depend on DNS", host)
+	}
+	if ip.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("host %q: an IPv6 zone (%%interface) is not supported", host)
+	}
+	return ip.Unmap(), nil
 }
 
 // validFDName follows systemd's rule for FileDescriptorName=: printable
@@ -163,25 +295,30 @@ func listenOne(s ListenSpec) (Listener, error) {
 // them through its file table, not by accident), and blocking, as systemd
 // passes them, since a runtime that wants non-blocking sets it itself.
 func listenTCP(address string) (int, error) {
-	addr, err := net.ResolveTCPAddr("tcp", address)
+	host, portStr, err := splitHostPort(address)
+	if err != nil {
+		return -1, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return -1, fmt.Errorf("port %q: %w", portStr, err)
+	}
+	ip, err := listenIP(host)
 	if err != nil {
 		return -1, err
 	}
 	var sa unix.Sockaddr
 	family := unix.AF_INET
-	if ip4 := addr.IP.To4(); ip4 != nil {
-		sa4 := &unix.SockaddrInet4{Port: addr.Port}
-		copy(sa4.Addr[:], ip4)
-		sa = sa4
-	} else if addr.IP == nil {
+	switch {
+	case !ip.IsValid():
 		// "tcp://:8080": every address, both families, as net.Listen does.
 		family = unix.AF_INET6
-		sa = &unix.SockaddrInet6{Port: addr.Port}
-	} else {
+		sa = &unix.SockaddrInet6{Port: port}
+	case ip.Is4():
+		sa = &unix.SockaddrInet4{Port: port, Addr: ip.As4()}
+	default:
 		family = unix.AF_INET6
-		sa6 := &unix.SockaddrInet6{Port: addr.Port}
-		copy(sa6.Addr[:], addr.IP.To16())
-		sa = sa6
+		sa = &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

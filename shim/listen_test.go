@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -8,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseListen(t *testing.T) {
@@ -225,4 +229,115 @@ func TestNotifySocket(t *testing.T) {
 		t.Errorf("unexpected message %+v", extra)
 	default:
 	}
+}
+
+// TestParseListenHosts: IP literals and localhost are bound as given; other
+// host names are refused with a message asking for an IP (no DNS at start).
+func TestParseListenHosts(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, addr, bind string }{
+		{"tcp://localhost:8080", "localhost:8080", "127.0.0.1"},
+		{"tcp://127.0.0.1:8080", "127.0.0.1:8080", "127.0.0.1"},
+		{"tcp://[::1]:8080", "[::1]:8080", "::1"},
+		{"tcp://[::ffff:10.0.0.1]:8080", "[::ffff:10.0.0.1]:8080", "10.0.0.1"},
+		{"TCP://:8080", ":8080", "invalid IP"},
+	} {
+		spec, err := ParseListen(tt.in)
+		if err != nil || spec.Address != tt.addr {
+			t.Errorf("ParseListen(%q) = %+v, %v; want address %q", tt.in, spec, err, tt.addr)
+			continue
+		}
+		host, _, _ := splitHostPort(spec.Address)
+		if ip, err := listenIP(host); err != nil || ip.String() != tt.bind {
+			t.Errorf("%q binds %v, %v; want %s", tt.in, ip, err, tt.bind)
+		}
+	}
+	for _, in := range []string{"tcp://example.com:80", "tcp://db:5432", "tcp://[fe80::1%25eth0]:80", "tcp://::1:80", "tcp://1.2.3.4", "tcp://[::1]80"} {
+		if _, err := ParseListen(in); err == nil {
+			t.Errorf("ParseListen(%q) accepted", in)
+		}
+	}
+	_, err := ParseListen("tcp://example.com:80")
+	if err == nil || !strings.Contains(err.Error(), "not an IP address") || !strings.Contains(err.Error(), "DNS") {
+		t.Errorf("a host name is refused with %v, want a message asking for an IP address", err)
+	}
+}
+
+// TestParseListenEscapes: the query and the path are percent-decoded as a
+// URL's are.
+func TestParseListenEscapes(t *testing.T) {
+	t.Parallel()
+	spec, err := ParseListen("unix:///run/a%2Bb.sock?name=w%65b&mode=0600&name=second")
+	if err != nil || spec.Address != "/run/a+b.sock" || spec.Name != "web" || spec.Mode != 0o600 {
+		t.Errorf("got %+v, %v", spec, err)
+	}
+	for _, in := range []string{"unix:///a%zz.sock", "unix:///a.sock?name=%4", "unix:///a%00.sock", "unix:///a.sock?name=a;mode=0600", "unix:///a.sock#frag"} {
+		if _, err := ParseListen(in); err == nil {
+			t.Errorf("ParseListen(%q) accepted", in)
+		}
+	}
+}
+
+// TestNotifySocketPassedDescriptors: a sender that attaches descriptors to
+// its READY=1 still counts, and hush keeps none of them: the pipe's write end
+// it was sent is closed, so the reader sees end of file. (Today the control
+// buffer has room for the credentials only, so the kernel already drops the
+// descriptors; this guards that, and senderPid's close, against a change.)
+func TestNotifySocketPassedDescriptors(t *testing.T) {
+	t.Parallel()
+	out := make(chan notifyMsg, 4)
+	n, err := newNotifySocket(8, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(sender)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := unix.Sendmsg(sender, []byte("READY=1"), unix.UnixRights(int(w.Fd())), &unix.SockaddrUnix{Name: n.addr}, 0); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if got := <-out; got.gen != 8 || got.pid != os.Getpid() {
+		t.Errorf("got %+v, want generation 8 from pid %d", got, os.Getpid())
+	}
+	// close returns only once the reader has stopped: the poller woke it.
+	n.close()
+	if err := r.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("read from the pipe: %v, want EOF (hush kept a passed descriptor)", err)
+	}
+}
+
+// TestListenLocalhost: tcp://localhost:PORT binds 127.0.0.1, without DNS.
+func TestListenLocalhost(t *testing.T) {
+	t.Parallel()
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := probe.Addr().(*net.TCPAddr).Port
+	probe.Close()
+	spec, err := ParseListen("tcp://localhost:" + strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := Listen([]ListenSpec{spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer CloseListeners(ls)
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatalf("dial 127.0.0.1: %v", err)
+	}
+	c.Close()
 }

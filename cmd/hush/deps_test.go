@@ -52,3 +52,23 @@ func TestLinkedDependencies(t *testing.T) {
 		})
 	}
 }
+
+// TestFilesFlavourLinksNoNetwork: the files-only flavour (make flavours'
+// tags) links neither the net package nor math/big. net alone added about
+// 0.35 MB (its resolver and every socket type) when --listen and the notify
+// socket used it, and crypto/rand brings math/big; both would put
+// bin/hush-files over its size budget (docs/budgets.md). Sockets are made
+// with golang.org/x/sys/unix instead, addresses parsed by hand.
+func TestFilesFlavourLinksNoNetwork(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", "-tags", "novault,noinfisical,noyaml", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, d := range strings.Fields(string(out)) {
+		switch d {
+		case "net", "crypto/rand", "math/big", "net/http", "crypto/tls":
+			t.Errorf("%s is linked into the files-only flavour", d)
+		}
+	}
+}
