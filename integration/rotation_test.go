@@ -425,3 +425,39 @@ func TestRotationEmbedded(t *testing.T) {
 		r.expectExit(0)
 	})
 }
+
+// TestRotationOneLogLine: a rotation is one info line, naming what changed
+// in the same field in text and JSON (issue 13 item 5, issue 15 item 9);
+// the steps on the way are debug lines.
+func TestRotationOneLogLine(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "s")
+			writeFile(t, path, "v0")
+			r := startRotating(t, modes[0], "ref+file://"+path, rotationChild, "--log-format", format)
+			r.waitStdout("value=v0")
+			writeFile(t, path, "v1")
+			r.waitStdout("value=v1")
+			r.signal(syscall.SIGTERM)
+			r.expectExit(0)
+			var rotation []string
+			for _, l := range strings.Split(r.stderr.all(t), "\n") {
+				if strings.Contains(l, "secrets changed") || strings.Contains(l, "restarted") {
+					rotation = append(rotation, l)
+				}
+			}
+			if len(rotation) != 1 {
+				t.Fatalf("want one log line for the rotation, got %d:\n%s", len(rotation), strings.Join(rotation, "\n"))
+			}
+			want := "changed=S"
+			if format == "json" {
+				want = `"changed":"S"`
+			}
+			if !strings.Contains(rotation[0], want) {
+				t.Errorf("rotation line %q does not name what changed (%s)", rotation[0], want)
+			}
+		})
+	}
+}

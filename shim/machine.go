@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"context"
 	"log/slog"
 	"runtime"
 	"syscall"
@@ -101,6 +102,7 @@ type generation struct {
 	stopSent   time.Time
 	cancels    []func()
 	since      time.Time // when the change that made it was noticed
+	changed    string    // what changed to make it, for its one log line
 	// graceOver: SIGKILL was sent --kill grace ago and something of the
 	// generation is still there; hush stops waiting for it.
 	graceOver bool
@@ -254,7 +256,14 @@ func (m *machine) request(req Request) {
 		m.pending = &r
 		for _, g := range m.gens {
 			if g.phase == genServing || g.phase == genStarting {
-				m.log.Info("secrets changed; stopping child", "changed", req.Reason,
+				// One info line per rotation: a restart reports when the
+				// new child runs (afterGone); an exit is reported here,
+				// as nothing follows it.
+				level := slog.LevelDebug
+				if req.Kind == Stop {
+					level = slog.LevelInfo
+				}
+				m.log.Log(context.Background(), level, "secrets changed; stopping child", "changed", req.Reason,
 					"signal", SignalName(m.cfg.stopSignal), "action", req.Kind.String())
 				m.stopGen(g)
 			}
@@ -283,7 +292,9 @@ func (m *machine) roll(req Request) {
 			"changed", req.Reason, "err", err.Error())
 		return
 	}
-	m.log.Info("secrets changed; starting a new generation next to the current one",
+	g.changed = req.Reason
+	// Debug: the rotation's info line is written when it completes (ready).
+	m.log.Debug("secrets changed; starting a new generation next to the current one",
 		"changed", req.Reason, "generation", g.id, "pid", g.pid)
 	g.cancels = append(g.cancels, m.h.after(m.cfg.readyTimeout, timerEvent{g.id, timerReadyLimit}))
 	if m.cfg.readyDelay > 0 {
@@ -400,7 +411,7 @@ func (m *machine) afterGone(old *generation) {
 		m.code, m.err = execErrorCode(err), err
 		return
 	}
-	m.log.Info("child restarted with new secrets", "pid", g.pid,
+	m.log.Info("child restarted with new secrets", "changed", req.Reason, "pid", g.pid,
 		"old_status", old.code, "stop_took", m.h.now().Sub(old.stopSent).Round(time.Millisecond),
 		"since_change", m.h.now().Sub(req.Since).Round(time.Millisecond))
 	// For leak hunting: a rotation must leave nothing running behind.
@@ -415,7 +426,7 @@ func (m *machine) ready(g *generation, how string) {
 	}
 	g.cancelTimers()
 	g.phase = genServing
-	m.log.Info("new generation ready; stopping the previous one", "generation", g.id, "ready_by", how,
+	m.log.Info("new generation ready; stopping the previous one", "changed", g.changed, "generation", g.id, "pid", g.pid, "ready_by", how,
 		"took", m.h.now().Sub(g.started).Round(time.Millisecond),
 		"since_change", m.h.now().Sub(g.since).Round(time.Millisecond))
 	for _, o := range m.gens {
