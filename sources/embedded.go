@@ -12,7 +12,29 @@ import (
 // holds references inside a longer text. A reference starts at
 // "ref+BACKEND://" with BACKEND a backend of this build, and ends at the
 // next "+" (which is dropped) or at the end of the value. Text that merely
-// contains "ref+", and vals' "secretref+", stays as it is.
+// contains "ref+" stays as it is; vals' "secretref+" with a backend of this
+// build is refused by Scan (errSecretRef).
+
+// errSecretRef refuses vals' secretref+ prefix, which vals resolves like
+// ref+ (it only marks the value for masking in helmfile's output).
+var errSecretRef = errors.New(`vals' "secretref+" prefix is not read by hush: write "ref+" instead (same reference, same value)`)
+
+// valsSecretRef reports whether value holds "secretref+BACKEND://" with a
+// backend of this build, whole or inside a longer value.
+func valsSecretRef(value string, isBackend func(string) bool) bool {
+	const prefix = "secret" + refPrefix
+	for i := 0; ; {
+		j := strings.Index(value[i:], prefix)
+		if j < 0 {
+			return false
+		}
+		at := i + j + len(prefix)
+		if name, ok := backendAt(value[at:]); ok && isBackend(name) {
+			return true
+		}
+		i = at
+	}
+}
 
 // embeddedRef is one "ref+BACKEND://..." found inside a value.
 type embeddedRef struct {
@@ -30,8 +52,8 @@ func findEmbedded(value string, isBackend func(string) bool) []embeddedRef {
 		}
 		start := i + j
 		name, ok := backendAt(value[start+len(refPrefix):])
-		// vals' secretref+ is not a reference for hush: it stays text,
-		// whole or inside a longer value.
+		// vals' secretref+ never reaches here with a known backend: Scan
+		// refuses it first (errSecretRef).
 		if !ok || !isBackend(name) || strings.HasSuffix(value[:start], "secret") {
 			i = start + len(refPrefix)
 			continue

@@ -76,6 +76,10 @@ func Scan(environ []string, opts ScanOptions) (plain []string, reqs []Request, e
 				continue
 			}
 			reqs = append(reqs, Request{Name: e.name, Ref: ref})
+		case e.hasValue && opts.IsBackend != nil && valsSecretRef(e.value, opts.IsBackend):
+			// vals reads secretref+ as it reads ref+; passing it on as
+			// text would hand the child a different value in silence.
+			errs = append(errs, &VarError{Name: e.name, Err: errSecretRef})
 		case e.hasValue && opts.IsBackend != nil && strings.Contains(e.value, refPrefix):
 			found := findEmbedded(e.value, opts.IsBackend)
 			if len(found) == 0 {
