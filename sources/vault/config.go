@@ -2,9 +2,10 @@ package vault
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hushinit/hush/sources"
 )
 
 // Environment variables of hush's own (the VAULT_* ones are vault/api's,
@@ -154,7 +155,7 @@ func readSettings(getenv func(string) string) (settings, error) {
 		return s, err
 	}
 	if v := getenv(EnvSecretIDWrap); v != "" {
-		if s.secretIDWrap, err = parseBool(v); err != nil {
+		if s.secretIDWrap, err = sources.ParseBool(v); err != nil {
 			return s, fmt.Errorf("%s: %w", EnvSecretIDWrap, err)
 		}
 	}
@@ -262,14 +263,6 @@ func duration(getenv func(string) string, name string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %q is not a duration such as 10s or 1m30s", name, v)
 	}
 	return d, nil
-}
-
-func parseBool(v string) (bool, error) {
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("%q is not a boolean (1/0, true/false)", v)
-	}
-	return b, nil
 }
 
 func or(v, def string) string {
