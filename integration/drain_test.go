@@ -146,13 +146,16 @@ func TestNoDrainExitsAtOnce(t *testing.T) {
 func TestStopGraceAsPid1(t *testing.T) {
 	t.Parallel()
 	pid1 := modes[0]
+	// Both shells print their line only once their trap is set, and the
+	// test signals after seeing both.
 	script := `(trap 'sleep 1; echo clean-shutdown; exit 0' TERM; echo worker-ready; while :; do sleep 0.05; done) &
-trap 'exit 3' TERM; while :; do sleep 0.05; done`
+trap 'exit 3' TERM; echo main-ready; while :; do sleep 0.05; done`
 	r := start(t, pid1, "-g", "--", "sh", "-c", script)
 	r.waitStdout("worker-ready")
+	r.waitStdout("main-ready")
 	r.signal(syscall.SIGTERM)
 	r.expectExit(3)
-	if out := r.stdout.String(); !hasLine(out, "clean-shutdown") {
+	if out := r.stdout.all(t); !hasLine(out, "clean-shutdown") {
 		t.Errorf("the worker was killed before its clean shutdown; stdout:\n%s\nstderr:\n%s", out, r.stderr)
 	}
 }

@@ -319,7 +319,9 @@ func TestListenEnvironment(t *testing.T) {
 			"--listen", "unix://"+sock+"?name=api&mode=0600",
 			"--", "sh", "-c", script)
 		r.expectExit(0)
-		out := r.stdout.String()
+		// The whole stream, not what the reader had copied when hush
+		// exited.
+		out := r.stdout.all(t)
 		var pid, fds, lpid, names string
 		for _, line := range strings.Split(out, "\n") {
 			if strings.HasPrefix(line, "pid=") {
@@ -342,7 +344,7 @@ func TestListenEnvironment(t *testing.T) {
 		sort.Strings(open)
 		// sh's own descriptor for the glob (if any) is a directory.
 		if len(open) < 2 || !strings.HasPrefix(open[0], "3 socket:") || !strings.HasPrefix(open[1], "4 socket:") {
-			t.Errorf("want sockets at 3 and 4, got %q", open)
+			t.Fatalf("want sockets at 3 and 4, got %q", open)
 		}
 		for _, o := range open[2:] {
 			if !strings.Contains(o, "/proc/") {
