@@ -1,41 +1,15 @@
 package infisical
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/hushinit/hush/integration/internal/thief"
 )
-
-// thief is a server nobody configured: it records what reaches it.
-type thief struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	seen []string
-}
-
-func newThief(t *testing.T) *thief {
-	th := &thief{}
-	th.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		th.mu.Lock()
-		th.seen = append(th.seen, r.Method+" "+r.URL.Path+" auth="+r.Header.Get("Authorization")+" body="+string(b))
-		th.mu.Unlock()
-		w.WriteHeader(http.StatusUnauthorized)
-	}))
-	t.Cleanup(th.srv.Close)
-	return th
-}
-
-func (th *thief) requests() []string {
-	th.mu.Lock()
-	defer th.mu.Unlock()
-	return append([]string(nil), th.seen...)
-}
 
 // A server at INFISICAL_API_URL answers 307 towards another origin (here
 // another port, plain HTTP): hush refuses to follow, says why, does not
@@ -53,7 +27,7 @@ func TestRedirectToAnotherOrigin(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
-			th := newThief(t)
+			th := thief.New(t, http.StatusUnauthorized)
 			fake, err := url.Parse(w.f.URL())
 			if err != nil {
 				t.Fatal(err)
@@ -61,7 +35,7 @@ func TestRedirectToAnotherOrigin(t *testing.T) {
 			proxy := httputil.NewSingleHostReverseProxy(fake)
 			front := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 				if strings.HasPrefix(r.URL.Path, tc.redirect) {
-					http.Redirect(rw, r, th.srv.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+					http.Redirect(rw, r, th.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 					return
 				}
 				proxy.ServeHTTP(rw, r)
@@ -73,13 +47,13 @@ func TestRedirectToAnotherOrigin(t *testing.T) {
 				t.Fatalf("exit status %d; output:\n%s", code, r.out.String())
 			}
 			out := r.out.String()
-			if !strings.Contains(out, "refused a redirect") || !strings.Contains(out, th.srv.Listener.Addr().String()) {
+			if !strings.Contains(out, "refused a redirect") || !strings.Contains(out, th.Listener.Addr().String()) {
 				t.Errorf("the error does not say which redirect was refused:\n%s", out)
 			}
 			if strings.Contains(out, "retrying") {
 				t.Errorf("a refused redirect was retried:\n%s", out)
 			}
-			if got := th.requests(); len(got) != 0 {
+			if got := th.Requests(); len(got) != 0 {
 				t.Errorf("the other origin received %d requests", len(got))
 			}
 			assertNoLeak(t, out, w.secrets())

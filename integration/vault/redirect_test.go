@@ -2,7 +2,6 @@ package vault
 
 import (
 	"encoding/pem"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -10,36 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hushinit/hush/integration/internal/thief"
 )
-
-// thief is a server nobody configured: it records whatever reaches it.
-type thief struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	seen []string // headers and bodies
-}
-
-func newThief(t *testing.T) *thief {
-	th := &thief{}
-	th.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		th.mu.Lock()
-		th.seen = append(th.seen, r.Method+" "+r.URL.Path+" token="+r.Header.Get("X-Vault-Token")+" body="+string(b))
-		th.mu.Unlock()
-		w.WriteHeader(http.StatusForbidden)
-	}))
-	t.Cleanup(th.srv.Close)
-	return th
-}
-
-func (th *thief) requests() []string {
-	th.mu.Lock()
-	defer th.mu.Unlock()
-	return append([]string(nil), th.seen...)
-}
 
 // A hostile or misconfigured server at VAULT_ADDR answers 307 towards
 // another origin (another port, plain HTTP after HTTPS): hush refuses it,
@@ -47,9 +21,9 @@ func (th *thief) requests() []string {
 // re-sends the body) reaches the other server.
 func TestRedirectToAnotherOrigin(t *testing.T) {
 	t.Parallel()
-	th := newThief(t)
+	th := thief.New(t, http.StatusForbidden)
 	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, th.srv.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		http.Redirect(w, r, th.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 	})
 	plain := httptest.NewServer(redirect)
 	t.Cleanup(plain.Close)
@@ -77,7 +51,7 @@ func TestRedirectToAnotherOrigin(t *testing.T) {
 			env := append(append(baseEnv(), tc.env...), "A=ref+vault://secret/app#/password")
 			r := startHush(t, env, []string{token, secretID}, "--startup-timeout", "20s", "--", "true")
 			r.expectExit(125)
-			if stderr := r.stderr.String(); !strings.Contains(stderr, "refused a redirect") || !strings.Contains(stderr, th.srv.Listener.Addr().String()) {
+			if stderr := r.stderr.String(); !strings.Contains(stderr, "refused a redirect") || !strings.Contains(stderr, th.Listener.Addr().String()) {
 				t.Errorf("the error does not say which redirect was refused:\n%s", stderr)
 			}
 			if strings.Contains(r.stderr.String(), "gave up at the deadline") {
@@ -85,7 +59,7 @@ func TestRedirectToAnotherOrigin(t *testing.T) {
 			}
 		})
 	}
-	if got := th.requests(); len(got) != 0 {
+	if got := th.Requests(); len(got) != 0 {
 		t.Errorf("the other origin received %d requests: %q", len(got), got)
 	}
 }
