@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -238,6 +239,11 @@ type Listener struct {
 	Spec  ListenSpec
 	File  *os.File
 	Inode uint64 // the socket's inode, to recognise it in another process's /proc
+
+	// For a unix socket: its directory, held open, and the identity of
+	// the file hush created there, so that only that file is removed at
+	// exit (see socketFile).
+	file *socketFile
 }
 
 // Listen opens every socket. It runs before the first child and before any
@@ -260,22 +266,23 @@ func Listen(specs []ListenSpec) ([]Listener, error) {
 func CloseListeners(ls []Listener) {
 	for _, l := range ls {
 		l.File.Close()
-		if l.Spec.Network == "unix" {
-			_ = os.Remove(l.Spec.Address)
+		if l.file != nil {
+			l.file.remove()
 		}
 	}
 }
 
 func listenOne(s ListenSpec) (Listener, error) {
 	var (
-		fd  int
-		err error
+		fd   int
+		file *socketFile
+		err  error
 	)
 	switch s.Network {
 	case "tcp":
 		fd, err = listenTCP(s.Address)
 	case "unix":
-		fd, err = listenUnix(s.Address, s.Mode)
+		fd, file, err = listenUnix(s.Address, s.Mode)
 	default:
 		err = fmt.Errorf("unknown network %q", s.Network)
 	}
@@ -285,9 +292,12 @@ func listenOne(s ListenSpec) (Listener, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
+		if file != nil {
+			file.remove()
+		}
 		return Listener{}, fmt.Errorf("listen on %s://%s: %w", s.Network, s.Address, err)
 	}
-	return Listener{Spec: s, File: os.NewFile(uintptr(fd), s.Name), Inode: st.Ino}, nil
+	return Listener{Spec: s, File: os.NewFile(uintptr(fd), s.Name), Inode: st.Ino, file: file}, nil
 }
 
 // The sockets are made with plain system calls rather than net.Listen so
@@ -341,38 +351,113 @@ func listenTCP(address string) (int, error) {
 	return fd, nil
 }
 
-func listenUnix(path string, mode os.FileMode) (int, error) {
+// A unix socket's file lives in a directory that other processes may write
+// to: a volume shared with a proxy container, say, or one the child (which
+// may be hostile) owns. hush is root here, so every step that names the
+// file by path is a chance for someone to swap in a symlink and have root
+// act on another file. So the directory is opened once and every later
+// step goes through that descriptor or through a descriptor of the file
+// itself: the stale socket is looked at and removed with fstatat/unlinkat,
+// the new file is opened with O_NOFOLLOW and checked to be the socket hush
+// just bound, its mode is set through that descriptor, and at exit it is
+// removed only if the same file is still there.
+type socketFile struct {
+	dir  int // O_PATH descriptor of the socket's directory
+	name string
+	dev  uint64
+	ino  uint64
+}
+
+func listenUnix(path string, mode os.FileMode) (int, *socketFile, error) {
+	dirPath, name := filepath.Split(path)
+	if name == "" {
+		return -1, nil, fmt.Errorf("%s names a directory, not a socket", path)
+	}
+	dir, err := unix.Open(dirPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, nil, fmt.Errorf("open the socket's directory: %w", err)
+	}
+	f := &socketFile{dir: dir, name: name}
+	// fail removes the file only once claim has recognised it as hush's.
+	fail := func(fd int, err error) (int, *socketFile, error) {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		f.remove()
+		return -1, nil, err
+	}
 	// A socket left by an earlier run is replaced; anything else at the
 	// path is not hush's to delete.
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&os.ModeSocket == 0 {
-			return -1, fmt.Errorf("%s exists and is not a socket", path)
+	var st unix.Stat_t
+	switch err := unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW); {
+	case err == nil && st.Mode&unix.S_IFMT != unix.S_IFSOCK:
+		return fail(-1, fmt.Errorf("%s exists and is not a socket", path))
+	case err == nil:
+		if err := unix.Unlinkat(dir, name, 0); err != nil {
+			return fail(-1, fmt.Errorf("remove the old socket: %w", err))
 		}
-		if err := os.Remove(path); err != nil {
-			return -1, err
-		}
+	case !errors.Is(err, unix.ENOENT):
+		return fail(-1, err)
 	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, err
+		return fail(-1, err)
 	}
+	// bind takes a path and nothing else; what it created is checked
+	// right after, through the directory descriptor.
 	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-		unix.Close(fd)
-		return -1, err
+		return fail(fd, err)
 	}
-	// fchmod does not apply to a socket's file; chmod by path, before
-	// listen, so nobody connects while the mode is still the umask's.
-	if err := os.Chmod(path, mode); err != nil {
-		unix.Close(fd)
-		os.Remove(path)
-		return -1, err
+	if err := f.claim(mode); err != nil {
+		return fail(fd, fmt.Errorf("%s: %w", path, err))
 	}
+	// Listen only now: until then a connect is refused, so nobody gets in
+	// while the mode is still the umask's.
 	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
-		unix.Close(fd)
-		os.Remove(path)
-		return -1, err
+		return fail(fd, err)
 	}
-	return fd, nil
+	return fd, f, nil
+}
+
+// claim opens the file bind just made without following a symlink, checks
+// that it is a socket hush owns, records its identity and sets its mode.
+// fchmod on the socket's own descriptor would change the socket, not its
+// file, and chmod by path would follow whatever link was planted there
+// since bind; chmod through /proc/self/fd/N of an O_PATH descriptor
+// changes exactly the file that was checked.
+func (f *socketFile) claim(mode os.FileMode) error {
+	fd, err := unix.Openat(f.dir, f.name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the new socket file: %w", err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat the new socket file: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK || int(st.Uid) != os.Geteuid() {
+		return errors.New("the socket file was replaced while it was being created")
+	}
+	f.dev, f.ino = st.Dev, st.Ino
+	if err := unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), uint32(mode.Perm())); err != nil {
+		return fmt.Errorf("set the socket's mode (is /proc mounted?): %w", err)
+	}
+	return nil
+}
+
+// remove deletes the socket file if claim recognised it and it is still
+// there, and closes the directory.
+func (f *socketFile) remove() {
+	if f.dir < 0 {
+		return
+	}
+	var st unix.Stat_t
+	if f.ino != 0 && unix.Fstatat(f.dir, f.name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		st.Dev == f.dev && st.Ino == f.ino {
+		_ = unix.Unlinkat(f.dir, f.name, 0)
+	}
+	unix.Close(f.dir)
+	f.dir = -1
 }
 
 // listenEnv is the environment sd_listen_fds(3) reads, minus LISTEN_PID,

@@ -341,3 +341,126 @@ func TestListenLocalhost(t *testing.T) {
 	}
 	c.Close()
 }
+
+// TestListenUnixFile covers what hush does to the file system around a unix
+// socket: a stale socket is replaced, a symlink or a file put in the
+// socket's place is never followed nor removed, and at exit only the file
+// hush created is removed.
+func TestListenUnixFile(t *testing.T) {
+	t.Parallel()
+	staleSocket := func(t *testing.T, path string) {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		before  func(t *testing.T, dir, sock string) // what is at the path before Listen
+		during  func(t *testing.T, dir, sock string) // what happens while hush runs
+		wantErr string
+		check   func(t *testing.T, dir, sock string) // after CloseListeners
+	}{
+		{
+			name:   "stale socket replaced",
+			before: func(t *testing.T, dir, sock string) { staleSocket(t, sock) },
+			check: func(t *testing.T, dir, sock string) {
+				if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+					t.Errorf("socket left after close: %v", err)
+				}
+			},
+		},
+		{
+			name: "symlink to a socket refused, target kept",
+			before: func(t *testing.T, dir, sock string) {
+				staleSocket(t, filepath.Join(dir, "target"))
+				if err := os.Symlink(filepath.Join(dir, "target"), sock); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: "not a socket",
+			check: func(t *testing.T, dir, sock string) {
+				if fi, err := os.Lstat(filepath.Join(dir, "target")); err != nil || fi.Mode()&os.ModeSocket == 0 {
+					t.Errorf("symlink target: %v, %v; want it untouched", fi, err)
+				}
+			},
+		},
+		{
+			name: "file put in the socket's place is kept at exit",
+			during: func(t *testing.T, dir, sock string) {
+				if err := os.Remove(sock); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(sock, []byte("someone else's"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: func(t *testing.T, dir, sock string) {
+				if b, err := os.ReadFile(sock); err != nil || string(b) != "someone else's" {
+					t.Errorf("the file that replaced the socket: %q, %v; want it kept", b, err)
+				}
+			},
+		},
+		{
+			name: "symlink put in the socket's place is kept, target untouched",
+			during: func(t *testing.T, dir, sock string) {
+				victim := filepath.Join(dir, "victim")
+				if err := os.WriteFile(victim, []byte("v"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Remove(sock); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(victim, sock); err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: func(t *testing.T, dir, sock string) {
+				fi, err := os.Stat(filepath.Join(dir, "victim"))
+				if err != nil || fi.Mode().Perm() != 0o600 {
+					t.Errorf("symlink target: %v, %v; want it kept with mode 0600", fi, err)
+				}
+				if _, err := os.Lstat(sock); err != nil {
+					t.Errorf("the planted symlink was removed: %v", err)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			sock := filepath.Join(dir, "s.sock")
+			if tt.before != nil {
+				tt.before(t, dir, sock)
+			}
+			spec, err := ParseListen("unix://" + sock + "?mode=0606")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ls, err := Listen([]ListenSpec{spec})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Listen: %v, want an error with %q", err, tt.wantErr)
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				// 0606 is not what any usual umask leaves: the mode was set.
+				if fi, err := os.Lstat(sock); err != nil || fi.Mode().Perm() != 0o606 || fi.Mode()&os.ModeSocket == 0 {
+					t.Errorf("socket file: %v, %v; want a socket with mode 0606", fi, err)
+				}
+				if tt.during != nil {
+					tt.during(t, dir, sock)
+				}
+				CloseListeners(ls)
+			}
+			tt.check(t, dir, sock)
+		})
+	}
+}
