@@ -516,8 +516,9 @@ func (s *Supervisor) probeReady(id int) bool {
 		}
 		if denied && p != nil && !p.warnedProc {
 			p.warnedProc = true
-			s.log.Warn("cannot see whether the new generation accepts on its socket: reading another user's /proc "+
-				"needs CAP_SYS_PTRACE; have the app send READY=1 or set --ready-delay", "generation", id)
+			s.log.Warn("cannot see whether the new generation accepts on its socket: /proc refused to show its "+
+				"descriptors (a non-dumpable process, mixed user ids, or hush not root and without CAP_SYS_PTRACE); "+
+				"have the app send READY=1 or set --ready-delay", "generation", id, "pid", mb.pid)
 		}
 	}
 	return false
