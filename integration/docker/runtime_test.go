@@ -132,9 +132,9 @@ func TestStopAndSignals(t *testing.T) {
 }
 
 // TestZombies: an app (the stand-in test-app) that leaves orphans behind.
-// They are reparented to PID 1, and hush reaps them once they exit. The control runs the same
-// orphan-making with a PID 1 that never waits, and the same check sees its
-// zombies: the check can fail.
+// They are reparented to PID 1, and hush reaps them once they exit. The
+// control runs the same orphan-making with a PID 1 that never waits, and
+// the same check sees its zombies: the check can fail.
 func TestZombies(t *testing.T) {
 	needDocker(t)
 	t.Parallel()
