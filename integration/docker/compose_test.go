@@ -82,8 +82,9 @@ secrets:
 		}
 		project := strings.ReplaceAll(uniqueName("compose"), "-", "")
 		files := []string{"-p", project, "-f", composeFile, "-f", override}
+		port := freePort(t)
 		compose := compose
-		compose.env = append(slices.Clone(compose.env), "CMS_SITE_PORT="+freePort(t))
+		compose.env = append(slices.Clone(compose.env), "CMS_SITE_PORT="+port)
 		t.Cleanup(func() { _, _ = compose.run(append(files, "down", "--volumes", "--timeout", "1")...) })
 		if _, err := compose.run(append(files, "up", "-d")...); err != nil {
 			t.Fatal(err)
@@ -94,19 +95,30 @@ secrets:
 		}
 		c := &container{t: t, name: strings.TrimSpace(id)}
 
-		first := c.waitStarts(1)[0]
-		if first.sha256 != sha256hex(s.value) {
-			t.Errorf("the app got sha256 %s, want the secret's %s", first.sha256, sha256hex(s.value))
+		first := c.waitServing(1)[0]
+		if first.digest != digest8(s.value) {
+			t.Errorf("the app got sha256 %s…, want the secret's %s…", first.digest, digest8(s.value))
 		}
 		if _, raw := c.inspect(); strings.Contains(raw, s.value) || !strings.Contains(raw, cmsRef) {
 			t.Errorf("docker inspect shows the secret, or not the reference %s", cmsRef)
 		}
+		url := "http://127.0.0.1:" + port + "/"
+		if got := getApp(t, url); got.CmsSecretSha256 != first.digest {
+			t.Errorf("the published port answers with sha256 %s…, want %s…", got.CmsSecretSha256, first.digest)
+		}
 
-		// Rotation by editing the secret file, as the example's comment says.
+		// Rotation by editing the secret file, as the example's comment
+		// says: a new node next to the old one, which is stopped once hush
+		// sees the new one accept on the socket.
 		s.write("cms-rotated-" + randomHex(16))
-		second := c.waitStarts(2)[1]
-		if second.sha256 != sha256hex(s.value) {
-			t.Errorf("after rotation the app got sha256 %s, want the new secret's %s", second.sha256, sha256hex(s.value))
+		second := c.waitServing(2)[1]
+		if second.digest != digest8(s.value) {
+			t.Errorf("after rotation the app got sha256 %s…, want the new secret's %s…", second.digest, digest8(s.value))
+		}
+		c.waitLog("the switch, by the probe", func(logs string) bool { return strings.Contains(logs, "ready_by=probe") })
+		c.waitOneNode()
+		if got := getApp(t, url); got.CmsSecretSha256 != second.digest {
+			t.Errorf("after rotation the published port answers with sha256 %s…, want %s…", got.CmsSecretSha256, second.digest)
 		}
 		if st, _ := c.inspect(); !st.State.Running {
 			t.Errorf("the container stopped during rotation\n%s", c.describe())

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,7 +162,8 @@ func (c *container) describe() string {
 	return fmt.Sprintf("container %s: %s\n--- logs ---\n%s", c.name, strings.TrimSpace(string(out)), logs)
 }
 
-// An appStart is one "app: start" line of the stand-in npm (testdata/npm).
+// An appStart is one "app: start" line of the stand-in app (testdata/app,
+// test-app in the image).
 type appStart struct {
 	pid, uid int
 	sha256   string // of the CMS_SECRET the app got
@@ -177,6 +180,66 @@ func parseStarts(logs string) []appStart {
 	}
 	return out
 }
+
+// A serving is the line examples/node-app/server.js logs once it accepts on
+// the socket hush passed (fd 3): one per node process, in the order they
+// got that far. A node that had to bind the port itself (no LISTEN_FDS for
+// its pid) logs "listening on", which does not count.
+type serving struct {
+	uid    int
+	digest string // of the CMS_SECRET it got: sha256, first 8 hex digits
+}
+
+var servingLine = regexp.MustCompile(`(?m)^cms-site: serving the socket hush passed as uid (\d+), CMS token sha256 ([0-9a-f]{8})…$`)
+
+func parseServing(logs string) []serving {
+	var out []serving
+	for _, m := range servingLine.FindAllStringSubmatch(logs, -1) {
+		uid, _ := strconv.Atoi(m[1])
+		out = append(out, serving{uid: uid, digest: m[2]})
+	}
+	return out
+}
+
+// waitServing waits until n node processes have logged that they serve
+// the socket, and returns their lines in order.
+func (c *container) waitServing(n int) []serving {
+	c.t.Helper()
+	var out []serving
+	c.waitLog(fmt.Sprintf("%d node process(es) serving the socket", n), func(logs string) bool {
+		out = parseServing(logs)
+		return len(out) >= n
+	})
+	return out
+}
+
+// nodePids lists the container's `node server.js` processes.
+func (c *container) nodePids() []int {
+	c.t.Helper()
+	var pids []int
+	for _, p := range c.procs() {
+		if p.args == "node server.js" {
+			pids = append(pids, p.pid)
+		}
+	}
+	return pids
+}
+
+// waitOneNode waits until exactly one node process is left (the previous
+// generation has exited after a rolling rotation) and returns its pid.
+func (c *container) waitOneNode() int {
+	c.t.Helper()
+	var pids []int
+	eventually(c.t, "exactly one node process", func() bool {
+		pids = c.nodePids()
+		return len(pids) == 1
+	}, func() string { return fmt.Sprint(c.procs()) })
+	return pids[0]
+}
+
+// digest8 is how server.js shows the secret it runs with: the first 8 hex
+// digits of its sha256.
+func digest8(s string) string { return sha256hex(s)[:8] }
 
 func sha256hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
@@ -197,6 +260,50 @@ func eventually(t testing.TB, what string, cond func() bool, detail func() strin
 		}
 		time.Sleep(delay)
 	}
+}
+
+// appAnswer is what server.js answers to every request.
+type appAnswer struct {
+	CmsSecretSha256 string `json:"cmsSecretSha256"`
+	UID             int    `json:"uid"`
+}
+
+// newConnClient sends every request on a new connection, the case a held
+// socket protects: no connection is reused across a generation's exit.
+func newConnClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: patience}
+}
+
+func getAnswer(client *http.Client, url string) (appAnswer, error) {
+	var a appAnswer
+	resp, err := client.Get(url)
+	if err != nil {
+		return a, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return a, fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return a, fmt.Errorf("status %s: %q", resp.Status, body)
+	}
+	if err := json.Unmarshal(body, &a); err != nil {
+		return a, fmt.Errorf("answer %q: %w", body, err)
+	}
+	return a, nil
+}
+
+// getApp is one request to the app; a failure ends the test.
+func getApp(t *testing.T, url string) appAnswer {
+	t.Helper()
+	var a appAnswer
+	var err error
+	eventually(t, "an answer from "+url, func() bool {
+		a, err = getAnswer(newConnClient(), url)
+		return err == nil
+	}, func() string { return fmt.Sprint(err) })
+	return a
 }
 
 // A secret is a value in a host file that a test bind-mounts into a

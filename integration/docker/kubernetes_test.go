@@ -120,6 +120,13 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment) {
 		if len(c.Command) == 0 || c.Command[0] != "/usr/local/bin/hush" || len(c.Args) == 0 {
 			t.Errorf("container %s: command %q args %q, want /usr/local/bin/hush first and the app in args", c.Name, c.Command, c.Args)
 		}
+		// Dockerfile.example's image sets HUSH_LISTEN: npm would start
+		// node without the socket hush passes (fd 3), and node would then
+		// fail to bind the port hush holds (TestZeroDowntimeRotation runs
+		// the secret-volume example for real).
+		if len(c.Args) > 0 && c.Args[0] == "npm" {
+			t.Errorf("container %s: args %q: run the server itself (node server.js); npm does not pass the listening socket on", c.Name, c.Args)
+		}
 		for _, m := range c.VolumeMounts {
 			if _, ok := volumes[m.Name]; !ok {
 				t.Errorf("container %s mounts volume %q, which the pod does not define", c.Name, m.Name)

@@ -5,12 +5,19 @@
 // No image can be pulled on hush's test machines, so TestMain builds every
 // image it needs from local files:
 //
-//   - a base image (busybox from Debian's busybox-static package, plus a
-//     stand-in npm, testdata/npm) that replaces node:22-alpine;
+//   - a base image that replaces node:22-alpine: busybox from Debian's
+//     busybox-static package, the host's real node and npm with the shared
+//     libraries node needs (hostnode_test.go), and a stand-in app for the
+//     tests of hush as PID 1 (testdata/app, run as test-app);
 //   - hush's own image from ./Dockerfile, packaging the binary built on the
 //     host (HUSH_BINARY=prebuilt);
 //   - the app of Dockerfile.example (context examples/node-app) on that
 //     base, with a build secret passed by `docker build --secret`.
+//
+// The host needs busybox (Debian: busybox-static) and node with npm bundled
+// (nodesource's nodejs package; Debian's own npm is split over many
+// packages and is not supported). Tests that need an app which reports the
+// signals it gets run test-app instead of the image's `node server.js`.
 //
 // Run from the module root, as a user who may talk to the Docker Engine:
 //
@@ -57,7 +64,7 @@ var (
 	// DOCKER_BUILDKIT=1 is set. See findBuildKit.
 	buildCLI string
 
-	baseImage string // busybox + stand-in npm + user node (uid 1000)
+	baseImage string // busybox + node + npm + test-app + user node (uid 1000)
 	hushImage string // ./Dockerfile, prebuilt path
 	appImage  string // Dockerfile.example on baseImage, built with appBuildSecret
 
@@ -105,7 +112,11 @@ func setUp() error {
 	hushImage = "hushtest-hush:" + runID
 	appImage = "hushtest-cms-site:" + runID
 
-	if err := findBuildKit(); err != nil {
+	ctxDir, err := baseContext()
+	if err != nil {
+		return err
+	}
+	if err := findBuildKit(ctxDir); err != nil {
 		return err
 	}
 	if err := buildHushImage(); err != nil {
@@ -126,11 +137,11 @@ func setUp() error {
 // built in and drives the engine's embedded BuildKit. On hush's test
 // machines the first is Docker's static client 28 without buildx, so the
 // second does the building; every other command uses the first.
-func findBuildKit() error {
+func findBuildKit(baseCtx string) error {
 	var tried []string
 	for _, cli := range buildClients() {
 		buildCLI = cli
-		err := buildBase()
+		err := buildBase(baseCtx)
 		if err == nil {
 			return nil
 		}
@@ -154,26 +165,32 @@ func buildClients() []string {
 	return clients
 }
 
-// buildBase builds the stand-in for node:22-alpine: busybox with its applet
-// links, /tmp, a `node` user (uid 1000, as in the node images) and the
-// stand-in npm and node.
-func buildBase() error {
+// baseContext assembles the build context of the stand-in for
+// node:22-alpine (testdata/base.Dockerfile): busybox with its applet links,
+// the host's node and npm, and the stand-in app test-app.
+func baseContext() (string, error) {
 	ctxDir := filepath.Join(workDir, "base")
 	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
-		return err
+		return "", err
 	}
 	busybox, err := exec.LookPath("busybox")
 	if err != nil {
-		return fmt.Errorf("busybox not found (Debian: busybox-static): %w", err)
+		return "", fmt.Errorf("busybox not found (Debian: busybox-static): %w", err)
 	}
 	if err := copyFile(busybox, filepath.Join(ctxDir, "busybox"), 0o755); err != nil {
-		return err
+		return "", err
 	}
-	for _, f := range []string{"npm", "node"} {
-		if err := copyFile(filepath.Join("testdata", f), filepath.Join(ctxDir, f), 0o755); err != nil {
-			return err
-		}
+	if err := copyFile(filepath.Join("testdata", "app"), filepath.Join(ctxDir, "app"), 0o755); err != nil {
+		return "", err
 	}
+	if err := copyHostNode(filepath.Join(ctxDir, "rootfs")); err != nil {
+		return "", err
+	}
+	return ctxDir, nil
+}
+
+// buildBase builds the base image from the context baseContext assembled.
+func buildBase(ctxDir string) error {
 	return build(filepath.Join("testdata", "base.Dockerfile"), ctxDir, "-t", baseImage)
 }
 

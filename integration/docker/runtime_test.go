@@ -24,17 +24,18 @@ func TestRuntimeSecret(t *testing.T) {
 	// SYS_PTRACE lets root in the container read any process's
 	// /proc/PID/environ (see environ); it changes nothing else here.
 	c := runContainer(t, "--cap-add=SYS_PTRACE", s.mount(), appImage)
-	start := c.waitStarts(1)[0]
+	start := c.waitServing(1)[0]
+	node := c.waitOneNode()
 
-	if start.sha256 != sha256hex(s.value) {
-		t.Errorf("the app got a CMS_SECRET with sha256 %s, want the mounted secret's %s", start.sha256, sha256hex(s.value))
+	if start.digest != digest8(s.value) {
+		t.Errorf("the app got a CMS_SECRET with sha256 %s…, want the mounted secret's %s…", start.digest, digest8(s.value))
 	}
 
 	// The control: the app's own environment does hold the value, so the
 	// same look at PID 1 below would see it if hush kept it.
-	appEnv := c.environ(start.pid)
+	appEnv := c.environ(node)
 	if !hasEnv(appEnv, "CMS_SECRET="+s.value) {
-		t.Errorf("the app's /proc/%d/environ lacks CMS_SECRET=<the value>:\n%s", start.pid, readable(appEnv))
+		t.Errorf("the app's /proc/%d/environ lacks CMS_SECRET=<the value>:\n%s", node, readable(appEnv))
 	}
 	if strings.Contains(appEnv, "HUSH_") {
 		t.Errorf("hush's HUSH_* settings reached the app's environment:\n%s", readable(appEnv))
@@ -84,20 +85,22 @@ func TestMissingSecretFailsClosed(t *testing.T) {
 	if !strings.Contains(logs, "CMS_SECRET") || !strings.Contains(logs, "ref+file:///run/secrets/cms-secret") {
 		t.Errorf("hush's error does not name the variable and the reference:\n%s", logs)
 	}
-	if len(parseStarts(logs)) > 0 {
+	if strings.Contains(logs, "cms-site:") {
 		t.Errorf("the app started without its secret:\n%s", logs)
 	}
 }
 
 // TestStopAndSignals: `docker kill -s SIG` reaches the app through hush, and
 // `docker stop` (SIGTERM to PID 1) stops it at once, with the app's status.
+// The app is the stand-in test-app, which reports each signal it gets (node
+// would start its inspector on SIGUSR1 and die of SIGHUP).
 func TestStopAndSignals(t *testing.T) {
 	needDocker(t)
 	t.Parallel()
 	s := newSecret(t)
 	// The stand-in app exits 42 on SIGTERM: the container's status must be
 	// the app's, not hush's guess.
-	c := runContainer(t, s.mount(), "--env=APP_TERM_EXIT=42", appImage)
+	c := runContainer(t, s.mount(), "--env=APP_TERM_EXIT=42", appImage, "test-app")
 	c.waitStarts(1)
 
 	for _, sig := range []string{"USR1", "USR2", "HUP"} {
@@ -128,10 +131,10 @@ func TestStopAndSignals(t *testing.T) {
 	}
 }
 
-// TestZombies: an app that leaves orphans behind. They are reparented to
-// PID 1, and hush reaps them once they exit. The control runs the same
-// orphan-making with a PID 1 that never waits, and the same check sees its
-// zombies: the check can fail.
+// TestZombies: an app (the stand-in test-app) that leaves orphans behind.
+// They are reparented to PID 1, and hush reaps them once they exit. The
+// control runs the same orphan-making with a PID 1 that never waits, and
+// the same check sees its zombies: the check can fail.
 func TestZombies(t *testing.T) {
 	needDocker(t)
 	t.Parallel()
@@ -142,7 +145,7 @@ func TestZombies(t *testing.T) {
 	}{
 		{
 			name: "hush as PID 1",
-			args: []string{"--env=APP_ORPHANS=3", appImage},
+			args: []string{"--env=APP_ORPHANS=3", appImage, "test-app"},
 		},
 		{
 			name: "control: sleep as PID 1",
@@ -225,10 +228,11 @@ func countZombies(ps []proc) int {
 	return n
 }
 
-// TestRotation rewrites the mounted secret while the container runs. With
-// the default --on-change restart, hush restarts the app with the new value
-// and the container (hush, PID 1) keeps running; the other actions do what
-// they say.
+// TestRotation rewrites the mounted secret while the container runs. The
+// image says HUSH_ON_CHANGE=rolling: a new node starts with the new value
+// next to the old one, hush sees it accept on the socket (ready_by=probe)
+// and stops the old one, and the container (hush, PID 1) keeps running.
+// The other actions do what they say.
 func TestRotation(t *testing.T) {
 	needDocker(t)
 	t.Parallel()
@@ -253,12 +257,13 @@ func TestRotation(t *testing.T) {
 		name     string
 		mountDir bool   // mount the secret's directory instead of the file
 		rotate   rotate // how the host changes the secret
-		onChange string // HUSH_ON_CHANGE, "" for the default (restart)
+		onChange string // HUSH_ON_CHANGE, "" for the image's (rolling)
 	}{
 		{name: "file mount, rewritten in place", rotate: inPlace},
 		// A single-file bind mount pins the inode: a rename on the host
 		// is invisible inside. Mounting the directory makes it work.
 		{name: "directory mount, replaced by rename", mountDir: true, rotate: byRename},
+		{name: "on-change restart", rotate: inPlace, onChange: "restart"},
 		{name: "on-change signal", rotate: inPlace, onChange: "signal:SIGHUP"},
 		{name: "on-change exit", rotate: inPlace, onChange: "exit"},
 	} {
@@ -279,45 +284,61 @@ func TestRotation(t *testing.T) {
 			if tc.onChange != "" {
 				args = append(args, "--env=HUSH_ON_CHANGE="+tc.onChange)
 			}
-			c := runContainer(t, append(args, appImage)...)
-			first := c.waitStarts(1)[0]
-			if first.sha256 != sha256hex(oldValue) {
-				t.Fatalf("the app started with sha256 %s, want the secret's %s", first.sha256, sha256hex(oldValue))
-			}
-			before, _ := c.inspect()
-
-			tc.rotate(t, dir, file, newValue)
-
-			switch tc.onChange {
-			case "":
-				second := c.waitStarts(2)[1]
-				if second.sha256 != sha256hex(newValue) {
-					t.Errorf("the restarted app got sha256 %s, want the new secret's %s", second.sha256, sha256hex(newValue))
+			args = append(args, appImage)
+			if tc.onChange == "signal:SIGHUP" {
+				// node has no SIGHUP handler (it would die of it); the
+				// stand-in app reports the signal.
+				args = append(args, "test-app")
+				c := runContainer(t, args...)
+				if first := c.waitStarts(1)[0]; first.sha256 != sha256hex(oldValue) {
+					t.Fatalf("the app started with sha256 %s, want the secret's %s", first.sha256, sha256hex(oldValue))
 				}
-				if second.pid == first.pid {
-					t.Errorf("the app was not restarted (pid %d both times)", first.pid)
-				}
-				after, _ := c.inspect()
-				if !after.State.Running || after.State.Pid != before.State.Pid || after.RestartCount != 0 {
-					t.Errorf("the container did not keep running: before pid %d, after running=%v pid %d restarts %d",
-						before.State.Pid, after.State.Running, after.State.Pid, after.RestartCount)
-				}
-				if strings.Contains(c.environ(1), newValue) {
-					t.Errorf("after rotation, hush's environment holds the new secret")
-				}
-			case "signal:SIGHUP":
+				tc.rotate(t, dir, file, newValue)
 				logs := c.waitLog("the app to get SIGHUP", func(logs string) bool {
 					return strings.Contains(logs, "app: got SIGHUP")
 				})
 				if n := len(parseStarts(logs)); n != 1 {
 					t.Errorf("--on-change signal restarted the app (%d starts)", n)
 				}
-			case "exit":
+				return
+			}
+
+			c := runContainer(t, args...)
+			if first := c.waitServing(1)[0]; first.digest != digest8(oldValue) {
+				t.Fatalf("the app started with sha256 %s…, want the secret's %s…", first.digest, digest8(oldValue))
+			}
+			firstNode := c.waitOneNode()
+			before, _ := c.inspect()
+
+			tc.rotate(t, dir, file, newValue)
+
+			if tc.onChange == "exit" {
 				// 75 (EX_TEMPFAIL): a restart policy or an orchestrator
 				// starts the container again with the new secret.
 				if code := c.waitExit(); code != 75 {
 					t.Errorf("--on-change exit: exit status %d, want 75\n%s", code, c.describe())
 				}
+				return
+			}
+			second := c.waitServing(2)[1]
+			if second.digest != digest8(newValue) {
+				t.Errorf("the new app got sha256 %s…, want the new secret's %s…", second.digest, digest8(newValue))
+			}
+			if tc.onChange == "" {
+				c.waitLog("the switch, by the probe", func(logs string) bool {
+					return strings.Contains(logs, "ready_by=probe")
+				})
+			}
+			if node := c.waitOneNode(); node == firstNode {
+				t.Errorf("the app was not replaced (pid %d both times)", node)
+			}
+			after, _ := c.inspect()
+			if !after.State.Running || after.State.Pid != before.State.Pid || after.RestartCount != 0 {
+				t.Errorf("the container did not keep running: before pid %d, after running=%v pid %d restarts %d",
+					before.State.Pid, after.State.Running, after.State.Pid, after.RestartCount)
+			}
+			if strings.Contains(c.environ(1), newValue) {
+				t.Errorf("after rotation, hush's environment holds the new secret")
 			}
 		})
 	}
@@ -326,6 +347,8 @@ func TestRotation(t *testing.T) {
 // TestUser: the secret file is root's, mode 0400; the app runs as the
 // unprivileged node (uid 1000) and still gets the value, because hush reads
 // it before switching user. The control shows node cannot read the file.
+// The app is the stand-in test-app, which reports the signal that must
+// still reach it across the user switch.
 func TestUser(t *testing.T) {
 	needDocker(t)
 	t.Parallel()
@@ -354,14 +377,14 @@ func TestUser(t *testing.T) {
 		args []string
 	}{
 		// Dockerfile.example sets HUSH_USER=node.
-		{name: "HUSH_USER from the image", args: []string{appImage}},
-		{name: "--user flag, numeric", args: []string{"--entrypoint=/usr/local/bin/hush", appImage, "--user", "1000:1000", "--", "npm", "start"}},
+		{name: "HUSH_USER from the image", args: []string{appImage, "test-app"}},
+		{name: "--user flag, numeric", args: []string{"--entrypoint=/usr/local/bin/hush", appImage, "--user", "1000:1000", "--", "test-app"}},
 		// The Docker form of examples/kubernetes' securityContext: no
 		// capability but the three hush needs as root, and no way back
 		// up. KILL is needed to signal a process of another user.
 		{name: "capabilities as in examples/kubernetes", args: []string{
 			"--cap-drop=ALL", "--cap-add=SETUID", "--cap-add=SETGID", "--cap-add=KILL",
-			"--security-opt=no-new-privileges", appImage}},
+			"--security-opt=no-new-privileges", appImage, "test-app"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
