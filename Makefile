@@ -60,11 +60,13 @@ test: deps lint flavours
 	$(GO) test -count=1 -tags $(TAGS_FILES) ./sources/
 	$(MAKE) fuzz-short
 
-# A bounded fuzz run of the reference parser on every test run; `make fuzz`
+# A bounded fuzz run of the reference and --listen parsers, and of
+# internal/digest against crypto/sha256, on every test run; `make fuzz`
 # runs longer.
 fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRef$$' -fuzztime $(FUZZTIME) ./sources
 	$(GO) test -run '^$$' -fuzz '^FuzzParseListen$$' -fuzztime $(FUZZTIME) ./shim
+	$(GO) test -run '^$$' -fuzz '^FuzzSum256$$' -fuzztime $(FUZZTIME) ./internal/digest
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=10000000x

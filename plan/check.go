@@ -2,12 +2,13 @@ package plan
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/hushinit/hush/internal/digest"
 )
 
 // MinDigestKey is the shortest key Check accepts for its digests: shorter
@@ -39,15 +40,15 @@ func (p *Plan) Check(ctx context.Context, w io.Writer, digestKey []byte) error {
 	}
 	fmt.Fprintln(tw, header)
 	for i, r := range p.reqs {
-		status, digest := "ok", "-"
+		status, keyed := "ok", "-"
 		switch {
 		case errs[i] != nil:
 			status = "error"
 		case values[i].Missing:
 			status = "missing (optional)"
 		case digestKey != nil:
-			mac := hmacSHA256(digestKey, values[i].Secret.Bytes())
-			digest = hex.EncodeToString(mac[:8])
+			mac := digest.HMACSHA256(digestKey, values[i].Secret.Bytes())
+			keyed = hex.EncodeToString(mac[:8])
 		}
 		delivery := "env"
 		if p.AsFile(r.Ref) {
@@ -58,38 +59,10 @@ func (p *Plan) Check(ctx context.Context, w io.Writer, digestKey []byte) error {
 		for _, ref := range r.Refs() {
 			line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Name, ref.Backend, ref.Path, status, delivery)
 			if digestKey != nil {
-				line += "\t" + digest
+				line += "\t" + keyed
 			}
 			fmt.Fprintln(tw, line)
 		}
 	}
 	return errors.Join(append([]error{p.scanErr, tw.Flush()}, errs...)...)
-}
-
-// hmacSHA256 is HMAC-SHA256 (RFC 2104), written out over crypto/sha256:
-// crypto/hmac links SHA-3 as well, about 75 KB, which the files-only
-// build's size budget cannot spare for one optional column. The test
-// checks it against crypto/hmac.
-func hmacSHA256(key, msg []byte) [sha256.Size]byte {
-	const block = 64
-	if len(key) > block {
-		k := sha256.Sum256(key)
-		key = k[:]
-	}
-	var ipad, opad [block]byte
-	copy(ipad[:], key)
-	copy(opad[:], key)
-	for i := range block {
-		ipad[i] ^= 0x36
-		opad[i] ^= 0x5c
-	}
-	inner := sha256.New()
-	inner.Write(ipad[:])
-	inner.Write(msg)
-	outer := sha256.New()
-	outer.Write(opad[:])
-	outer.Write(inner.Sum(nil))
-	var sum [sha256.Size]byte
-	copy(sum[:], outer.Sum(nil))
-	return sum
 }

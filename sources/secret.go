@@ -1,9 +1,10 @@
 package sources
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
+
+	"github.com/hushinit/hush/internal/digest"
 )
 
 // redacted is what every formatting path of a Secret prints.
@@ -44,8 +45,9 @@ func (s Secret) Len() int { return len(s.Bytes()) }
 
 // Digest returns the SHA-256 of the value, for change detection. It never
 // leaves hush's memory: printed, a digest of a short secret lets it be
-// searched offline.
-func (s Secret) Digest() [32]byte { return sha256.Sum256(s.Bytes()) }
+// searched offline. (internal/digest, not crypto/sha256: see its package
+// comment for the size this saves.)
+func (s Secret) Digest() [digest.Size]byte { return digest.Sum256(s.Bytes()) }
 
 // String implements fmt.Stringer.
 func (Secret) String() string { return redacted }

@@ -72,3 +72,22 @@ func TestFilesFlavourLinksNoNetwork(t *testing.T) {
 		}
 	}
 }
+
+// TestFilesFlavourLinksNoCrypto: the files-only flavour links no crypto/
+// package. crypto/sha256 alone brings Go's FIPS 140 module (AES, SHA-3,
+// SHA-512, HMAC, the DRBG and their self-tests), about 150 kB, which put
+// bin/hush-files over its size budget (docs/budgets.md); digests come from
+// internal/digest instead, which its tests hold to crypto/sha256 and
+// crypto/hmac.
+func TestFilesFlavourLinksNoCrypto(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", "-tags", "novault,noinfisical,noyaml", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, d := range strings.Fields(string(out)) {
+		if d == "crypto" || strings.HasPrefix(d, "crypto/") {
+			t.Errorf("%s is linked into the files-only flavour", d)
+		}
+	}
+}

@@ -5,7 +5,7 @@
 //
 //	go run ./integration/bench [-hush bin/hush] [-flavour files=bin/hush-files]...
 //	                           [-runs 300] [-idle 30s] [-signals 200] [-rotations 50]
-//	                           [-out docs/benchmarks.md]
+//	                           [-out docs/benchmarks.md] [-startup-only | -load-only]
 package main
 
 import (
@@ -33,9 +33,12 @@ type config struct {
 	// loadOnly skips every other phase (the report then holds only it).
 	loadRotations int
 	loadOnly      bool
-	refs          []int
-	out           string
-	wrapper       bool
+	// startupOnly measures sizes, start-up cost and idle RSS and wakeups
+	// only: the budgets that a change of size or package init moves.
+	startupOnly bool
+	refs        []int
+	out         string
+	wrapper     bool
 }
 
 // flavourFlag collects repeated -flavour NAME=PATH options in order.
@@ -69,6 +72,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.rotations, "rotations", 50, "secret rotations per hush build and scenario for the rotation latency")
 	fs.IntVar(&c.loadRotations, "load-rotations", 5, "secret rotations per scenario for the rotation under load")
 	fs.BoolVar(&c.loadOnly, "load-only", false, "measure only the rotation under load")
+	fs.BoolVar(&c.startupOnly, "startup-only", false, "measure only sizes, start-up cost and idle RSS and wakeups")
 	fs.StringVar(&c.out, "out", "docs/benchmarks.md", "markdown report to write")
 	fs.BoolVar(&c.wrapper, "gowrapper", true, "also measure a bare Go os/exec wrapper, built with the local go toolchain")
 	if err := fs.Parse(args); err != nil {
@@ -76,6 +80,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.loadOnly && c.startupOnly {
+		return c, errors.New("-load-only and -startup-only exclude each other")
 	}
 	if c.runs < 1 || c.signals < 1 || c.rotations < 1 || c.idle <= 0 {
 		return c, errors.New("-runs, -signals, -rotations and -idle must be positive")
@@ -164,6 +171,10 @@ func run(ctx context.Context, cfg config) error {
 	if r.idle, err = measureIdle(ctx, r.subjects, cfg.idle, progressFunc(start, "idle")); err != nil {
 		return fmt.Errorf("idle: %w", err)
 	}
+	if cfg.startupOnly {
+		r.m.loadEnd = loadAvg()
+		return writeReport(cfg.out, r.renderStartupOnly(), say)
+	}
 	say(fmt.Sprintf("signal forwarding, %d signals each", cfg.signals))
 	if r.signals, err = measureSignals(ctx, r.subjects, self, cfg.signals, progressFunc(start, "signals")); err != nil {
 		return fmt.Errorf("signals: %w", err)
@@ -181,11 +192,14 @@ func run(ctx context.Context, cfg config) error {
 		r.load = measureLoad(ctx, r.subjects[0], self, cfg.loadRotations, progressFunc(start, "load"))
 	}
 	r.m.loadEnd = loadAvg()
+	return writeReport(cfg.out, r.render(), say)
+}
 
-	if err := writeFileAtomic(cfg.out, []byte(r.render())); err != nil {
+func writeReport(path, doc string, say func(string)) error {
+	if err := writeFileAtomic(path, []byte(doc)); err != nil {
 		return err
 	}
-	say("wrote " + cfg.out)
+	say("wrote " + path)
 	return nil
 }
 

@@ -23,20 +23,25 @@ type report struct {
 	checks   []check
 }
 
-// render produces the whole markdown document. The sections are rendered
-// before the budget summary because rendering them is what collects the
-// verdicts the summary lists.
+// render produces the whole markdown document.
 func (r *report) render() string {
+	return r.document(r.sizeSection, r.startupSection, r.rssSection, r.wakeupSection,
+		r.signalSection, r.resolverSection, r.rotationSection, r.loadSection)
+}
+
+// renderStartupOnly is the report of a -startup-only run: the sections it
+// measured, and the verdicts of those budgets alone.
+func (r *report) renderStartupOnly() string {
+	return r.document(r.sizeSection, r.startupSection, r.rssSection, r.wakeupSection)
+}
+
+// document renders the sections before the budget summary that heads them,
+// because rendering them is what collects the verdicts the summary lists.
+func (r *report) document(sectionFuncs ...func() string) string {
 	r.checks = nil
-	sections := []string{
-		r.sizeSection(),
-		r.startupSection(),
-		r.rssSection(),
-		r.wakeupSection(),
-		r.signalSection(),
-		r.resolverSection(),
-		r.rotationSection(),
-		r.loadSection(),
+	var sections []string
+	for _, f := range sectionFuncs {
+		sections = append(sections, f())
 	}
 	var b strings.Builder
 	b.WriteString("# hush benchmarks\n\n")
