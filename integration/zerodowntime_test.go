@@ -73,7 +73,7 @@ func freePort(t *testing.T) int {
 // stopped accepting (asyncio's Server.close, see testdata/servers/server.py)
 // then fails requests in most runs of 20 rotations, where one sequential
 // client saw it about once in 10,000 requests.
-const loadWorkers = 16
+const loadWorkers = 32
 
 // A loadClient runs loadWorkers workers, each sending requests one after
 // another, each on a new connection, until stopped, and records every
