@@ -46,11 +46,7 @@ def body():
     return (SECRET + "\n").encode()
 
 
-ACTIVE = set()
-
-
 async def handle(reader, writer):
-    ACTIVE.add(asyncio.current_task())
     try:
         await reader.readuntil(b"\r\n\r\n")
         b = body()
@@ -58,32 +54,67 @@ async def handle(reader, writer):
         await writer.drain()
     finally:
         writer.close()
-        ACTIVE.discard(asyncio.current_task())
+        await writer.wait_closed()
+
+
+async def serve(conn):
+    try:
+        reader, writer = await asyncio.open_connection(sock=conn)
+        await handle(reader, writer)
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass  # the client left: nothing to answer
+
+
+def listening_socket():
+    sock = inherited()
+    if sock is None:
+        sock = socket.create_server(("127.0.0.1", int(os.environ["PORT"])))
+    sock.setblocking(False)
+    return sock
 
 
 async def run_asyncio():
+    """Accepts itself rather than through asyncio.start_server.
+
+    asyncio's Server.close() drops a connection it accepted in the loop
+    iteration before the close (CPython 3.11 here; python/cpython#109564):
+    the accepted socket becomes a transport only one iteration later, the
+    closed server then refuses it (an assertion, reported only in debug
+    mode) and the socket is closed with the request unread, which the
+    kernel answers with a reset. Here each accepted socket becomes a
+    tracked task in the same callback that accepted it, and stopping
+    removes that callback: nothing is accepted after the stop and nothing
+    accepted is lost.
+    """
     await asyncio.sleep(int(os.environ.get("WARMUP_MS", "0")) / 1000)
-    sock = inherited()
-    if sock is not None:
-        server = await asyncio.start_server(handle, sock=sock)
-    else:
-        server = await asyncio.start_server(handle, "127.0.0.1", int(os.environ["PORT"]))
+    loop = asyncio.get_running_loop()
+    sock = listening_socket()
+    conns = set()
+
+    def accept():
+        # A bounded batch, as asyncio's own accept does, so that a queue
+        # that never empties cannot starve the connections already taken.
+        for _ in range(100):
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            conn.setblocking(False)
+            task = loop.create_task(serve(conn))
+            conns.add(task)
+            task.add_done_callback(conns.discard)
+
     stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_reader(sock, accept)
     notify_ready()
     await stop.wait()
-    server.close()
-    await server.wait_closed()
-    # Python 3.11's wait_closed does not wait for the connections in
-    # flight, and asyncio.run cancels them on return (the client then gets a
-    # reset): finish them first, including those accepted just before the
-    # close. An accepted connection takes a few loop iterations to reach
-    # handle(), so count iterations rather than wall time, which a loaded
-    # machine can spend before the loop runs at all.
-    for _ in range(50):
-        await asyncio.sleep(0)
-    while ACTIVE or getattr(server, "_active_count", 0):
-        await asyncio.sleep(0.01)
+    loop.remove_reader(sock)
+    # Our copy only: the next generation and hush keep the socket open.
+    sock.close()
+    await asyncio.gather(*conns, return_exceptions=True)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
