@@ -557,7 +557,10 @@ func TestRollingFailures(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			rr := startRolling(t, pythonServer(t, "threaded"), []string{"NOTIFY=1"}, "--ready-timeout", "2s")
+			// The same --ready-timeout also bounds the good generation
+			// after the bad one: it must cover a Python start on a loaded
+			// machine (2s did not), and stay well inside the test's patience.
+			rr := startRolling(t, pythonServer(t, "threaded"), []string{"NOTIFY=1"}, "--ready-timeout", "20s")
 			writeFile(t, rr.path, c.bad)
 			rr.eventually("hush to give up on the new generation", func() bool {
 				return strings.Contains(rr.stderr.String(), c.log)
