@@ -255,8 +255,10 @@ func (p *Plan) usedCredentials() map[string]bool {
 // closeTimeout bounds what backends do at exit (revoking leases, tokens).
 const closeTimeout = 5 * time.Second
 
-// Close gives back what the backends hold and removes the secret files.
-// Call it only once nothing can write a file any more (Rotate returned).
+// Close closes the backends — each returns once every goroutine it started
+// (watches, polls, renewals) has ended, and gives back what it holds — and
+// only then removes the secret files. Call it once Rotate has returned:
+// Rotate writes the files, and it returns only when its own goroutine has.
 func (p *Plan) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()

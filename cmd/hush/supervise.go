@@ -85,7 +85,7 @@ func superviseChild(ctx context.Context, p *plan.Plan, sigs *shim.Signals, opts 
 	argv []string, user *shim.User, listeners []shim.Listener, log *slog.Logger) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	defer p.Close() // last: no goroutine can write a secret file any more
+	defer p.Close() // last: joins the backends' goroutines, then removes the secret files
 	defer wg.Wait()
 	defer cancel() // first: ends the watchers and Rotate
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hushinit/hush/sources"
+	"github.com/hushinit/hush/sources/internal/background"
 )
 
 // These tests pin the exact requests hush sends, byte for byte where the
@@ -82,7 +83,7 @@ func testClient(t *testing.T, ws *wireServer, kv ...string) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newClient(s, slog.New(slog.DiscardHandler))
+	return newClient(s, slog.New(slog.DiscardHandler), new(background.Group))
 }
 
 func checkHeaders(t *testing.T, r seen, bearer string, json bool) {

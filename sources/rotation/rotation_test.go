@@ -57,6 +57,12 @@ func (f *fakeBackend) Watch(_ context.Context, keys []sources.GroupKey, opts sou
 	return nil
 }
 
+// Close implements sources.Closer, which every watcher is: the fake starts
+// no goroutine.
+func (f *fakeBackend) Close(context.Context) error { return nil }
+
+var _ sources.Watcher = (*fakeBackend)(nil)
+
 func (f *fakeBackend) set(path, doc string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
