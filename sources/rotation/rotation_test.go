@@ -96,15 +96,16 @@ func (plainBackend) Read(context.Context, string, url.Values) (sources.Secret, e
 	return sources.NewSecret([]byte("x")), nil
 }
 
+// requests scans NAME, REFERENCE pairs as hush scans its environment.
 func requests(t *testing.T, pairs ...string) []sources.Request {
 	t.Helper()
-	var reqs []sources.Request
+	var environ []string
 	for i := 0; i+1 < len(pairs); i += 2 {
-		ref, err := sources.ParseRef(pairs[i+1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		reqs = append(reqs, sources.Request{Name: pairs[i], Ref: ref})
+		environ = append(environ, pairs[i]+"="+pairs[i+1])
+	}
+	_, reqs, err := sources.Scan(environ, sources.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return reqs
 }
