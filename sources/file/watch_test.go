@@ -1,8 +1,6 @@
 package file_test
 
 import (
-	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -18,17 +16,6 @@ func TestCloseJoinsWatch(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "token")
 	write(t, path, "one")
-	b := file.New(dir)
-	notice := jointest.NewNotice()
 	key := sources.GroupKey{Backend: file.Name, Path: path}
-	if err := b.Watch(context.Background(), []sources.GroupKey{key}, sources.WatchOptions{}, notice.Notify); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte("two"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	notice.CloseWaits(t, b)
-	if err := b.Watch(context.Background(), []sources.GroupKey{key}, sources.WatchOptions{}, notice.Notify); err == nil {
-		t.Error("Watch after Close succeeded: its goroutine would never be joined")
-	}
+	jointest.CheckWatch(t, file.New(dir), []sources.GroupKey{key}, sources.WatchOptions{}, func() { write(t, path, "two") })
 }

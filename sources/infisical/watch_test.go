@@ -1,7 +1,6 @@
 package infisical
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -24,13 +23,5 @@ func TestCloseJoinsPoll(t *testing.T) {
 	})
 	b := New(Config{Getenv: env(envDomain, ws.srv.URL, envToken, "tok-123")})
 	key := sources.GroupKey{Backend: Name, Path: "A", Query: "project_id=p&environment=dev"}
-	notice := jointest.NewNotice()
-	opts := sources.WatchOptions{PollInterval: time.Millisecond}
-	if err := b.Watch(context.Background(), []sources.GroupKey{key}, opts, notice.Notify); err != nil {
-		t.Fatal(err)
-	}
-	notice.CloseWaits(t, b)
-	if err := b.Watch(context.Background(), []sources.GroupKey{key}, opts, notice.Notify); err == nil {
-		t.Error("Watch after Close succeeded: its goroutine would never be joined")
-	}
+	jointest.CheckWatch(t, b, []sources.GroupKey{key}, sources.WatchOptions{PollInterval: time.Millisecond}, nil)
 }

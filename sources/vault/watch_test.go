@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -29,15 +28,7 @@ func TestCloseJoinsPoll(t *testing.T) {
 	}})
 	key := sources.GroupKey{Backend: Name, Path: "secret/app"}
 	b.groups[key] = &group{kind: kindKV2, mount: "secret/", logical: "secret/app", apiPath: "secret/data/app", marker: "1@t"}
-	notice := jointest.NewNotice()
-	opts := sources.WatchOptions{PollInterval: time.Millisecond}
-	if err := b.Watch(context.Background(), []sources.GroupKey{key}, opts, notice.Notify); err != nil {
-		t.Fatal(err)
-	}
-	notice.CloseWaits(t, b)
-	if err := b.Watch(context.Background(), []sources.GroupKey{key}, opts, notice.Notify); err == nil {
-		t.Error("Watch after Close succeeded: its goroutine would never be joined")
-	}
+	jointest.CheckWatch(t, b, []sources.GroupKey{key}, sources.WatchOptions{PollInterval: time.Millisecond}, nil)
 }
 
 // Close waits for a lease's renewal goroutine, even one still reporting

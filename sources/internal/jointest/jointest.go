@@ -13,6 +13,26 @@ import (
 	"github.com/hushinit/hush/sources"
 )
 
+// CheckWatch watches keys and, once the watch's goroutine is delivering a
+// notice, checks that Close waits for it (Notice.CloseWaits) although the
+// context given to Watch never ends; then that a Watch after Close fails
+// rather than start a goroutine nobody would join. change makes the watch
+// see a change; nil when it reports one by itself.
+func CheckWatch(t *testing.T, w sources.Watcher, keys []sources.GroupKey, opts sources.WatchOptions, change func()) {
+	t.Helper()
+	notice := NewNotice()
+	if err := w.Watch(context.Background(), keys, opts, notice.Notify); err != nil {
+		t.Fatal(err)
+	}
+	if change != nil {
+		change()
+	}
+	notice.CloseWaits(t, w)
+	if err := w.Watch(context.Background(), keys, opts, notice.Notify); err == nil {
+		t.Error("Watch after Close succeeded: its goroutine would never be joined")
+	}
+}
+
 // StaysOpen reports whether done stays open for a moment. It cannot prove
 // a negative, but a Close that does not wait returns within microseconds:
 // a missing join fails here on all but a very loaded machine, and a
