@@ -26,6 +26,8 @@
 //	errors.go    VarError ("NAME: REFERENCE: detail"), bounded
 //	backend.go, watch.go, lifecycle.go   what a backend may implement
 //	file/, vault/, infisical/   one package per backend
+//	internal/remote/      the network rules Vault and Infisical share
+//	internal/background/  a backend's goroutines, ended and joined at Close
 //	rotation/    change notices -> complete new sets of values
 //	delivery/    secret files in memory that only the child can read
 //
