@@ -80,6 +80,39 @@ func Start(bin, home string) (*Server, error) {
 	return nil, fmt.Errorf("vault dev server not healthy")
 }
 
+// Bench is where a benchmark program runs: a dev server whose home is a
+// scratch directory.
+type Bench struct {
+	*Server
+	VaultBin string
+	Dir      string // removed by Close
+}
+
+// StartBench finds the Vault binary, makes a scratch directory named after
+// the program and starts a dev server there.
+func StartBench(program string) (*Bench, error) {
+	bin, err := Find()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", program+"-")
+	if err != nil {
+		return nil, err
+	}
+	v, err := Start(bin, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &Bench{Server: v, VaultBin: bin, Dir: dir}, nil
+}
+
+// Close stops the server and removes the scratch directory.
+func (b *Bench) Close() {
+	b.Stop()
+	os.RemoveAll(b.Dir)
+}
+
 // Stop kills the server.
 func (v *Server) Stop() {
 	_ = v.cmd.Process.Kill()
