@@ -49,16 +49,12 @@ type subject struct {
 }
 
 func run(hushBin string, runs int, window, interval time.Duration) error {
-	hushBin, err := filepath.Abs(hushBin)
-	if err != nil {
-		return err
-	}
-	v, err := devvault.StartBench("agentbench")
+	v, err := devvault.StartBench("agentbench", hushBin)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	vaultBin, dir := v.VaultBin, v.Dir
+	hushBin, vaultBin, dir := v.HushBin, v.VaultBin, v.Dir
 	audit := filepath.Join(dir, "audit.log")
 	if err := v.API("PUT", "sys/audit/file", map[string]any{"type": "file", "options": map[string]any{"file_path": audit}}); err != nil {
 		return err

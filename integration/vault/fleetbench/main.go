@@ -108,16 +108,12 @@ func peak(ts []time.Time, from, to time.Time, w time.Duration) (int, float64) {
 }
 
 func run(hushBin string, n int, interval, steady, outage time.Duration) error {
-	hushBin, err := filepath.Abs(hushBin)
-	if err != nil {
-		return err
-	}
-	v, err := devvault.StartBench("fleetbench")
+	v, err := devvault.StartBench("fleetbench", hushBin)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	vaultBin, dir := v.VaultBin, v.Dir
+	hushBin, vaultBin, dir := v.HushBin, v.VaultBin, v.Dir
 	if err := v.API("POST", "secret/data/fleet", map[string]any{"data": map[string]any{"password": "one-" + devvault.RandomHex(8)}}); err != nil {
 		return err
 	}

@@ -81,16 +81,21 @@ func Start(bin, home string) (*Server, error) {
 }
 
 // Bench is where a benchmark program runs: a dev server whose home is a
-// scratch directory.
+// scratch directory, and the binaries under test.
 type Bench struct {
 	*Server
+	HushBin  string // absolute
 	VaultBin string
 	Dir      string // removed by Close
 }
 
 // StartBench finds the Vault binary, makes a scratch directory named after
 // the program and starts a dev server there.
-func StartBench(program string) (*Bench, error) {
+func StartBench(program, hushBin string) (*Bench, error) {
+	hushBin, err := filepath.Abs(hushBin)
+	if err != nil {
+		return nil, err
+	}
 	bin, err := Find()
 	if err != nil {
 		return nil, err
@@ -104,7 +109,7 @@ func StartBench(program string) (*Bench, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &Bench{Server: v, VaultBin: bin, Dir: dir}, nil
+	return &Bench{Server: v, HushBin: hushBin, VaultBin: bin, Dir: dir}, nil
 }
 
 // Close stops the server and removes the scratch directory.
