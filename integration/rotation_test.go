@@ -28,6 +28,16 @@ func startRotating(t *testing.T, m mode, ref, script string, args ...string) *hu
 	return startOpts(t, m, opts{env: []string{"S=" + ref}}, argv...)
 }
 
+// startFileRotation starts rotationChild with S referring to a new secret
+// file holding first, and waits for the child's value line.
+func startFileRotation(t *testing.T, m mode, first string, args ...string) (*hushRun, secretFile) {
+	t.Helper()
+	s := newSecretFile(t, "s", first)
+	r := startRotating(t, m, s.ref(), rotationChild, args...)
+	r.waitStdout("value=" + strings.TrimSuffix(first, "\n"))
+	return r, s
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
@@ -275,9 +285,7 @@ func TestRotationTermDuringRestart(t *testing.T) {
 func TestRotationExit(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		s := newSecretFile(t, "s", "v1")
-		r := startRotating(t, m, s.ref(), rotationChild, "--on-change", "exit")
-		r.waitStdout("value=v1")
+		r, s := startFileRotation(t, m, "v1", "--on-change", "exit")
 		s.set("v2")
 		r.expectExit(75)
 	})
@@ -292,10 +300,8 @@ func TestRotationMany(t *testing.T) {
 		rounds = 30
 	}
 	inModes(t, func(t *testing.T, m mode) {
-		s := newSecretFile(t, "s", "v0")
 		// -v: after each restart hush logs its goroutine count.
-		r := startRotating(t, m, s.ref(), rotationChild, "--debounce", "1ms", "-v")
-		r.waitStdout("value=v0")
+		r, s := startFileRotation(t, m, "v0", "--debounce", "1ms", "-v")
 		hush := r.hushPid()
 		var fds0, threads0, goroutines0 int
 		for i := 1; i <= rounds; i++ {
@@ -329,9 +335,7 @@ func TestRotationMany(t *testing.T) {
 func TestRotationDebounce(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		s := newSecretFile(t, "s", "v0")
-		r := startRotating(t, m, s.ref(), rotationChild, "--debounce", "1s")
-		r.waitStdout("value=v0")
+		r, s := startFileRotation(t, m, "v0", "--debounce", "1s")
 		for i := 1; i <= 50; i++ {
 			s.set("v" + strconv.Itoa(i))
 		}
@@ -393,9 +397,7 @@ func threads(t *testing.T, pid int) int {
 func TestRotationEmptyHeldBack(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		s := newSecretFile(t, "s", "v1\n")
-		r := startRotating(t, m, s.ref(), rotationChild)
-		r.waitStdout("value=v1")
+		r, s := startFileRotation(t, m, "v1\n")
 		pid := r.child("sh")
 		s.set("")
 		r.eventually("a warning about the empty value", func() bool {
@@ -435,9 +437,7 @@ func TestRotationOneLogLine(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			t.Parallel()
-			s := newSecretFile(t, "s", "v0")
-			r := startRotating(t, modes[0], s.ref(), rotationChild, "--log-format", format)
-			r.waitStdout("value=v0")
+			r, s := startFileRotation(t, modes[0], "v0", "--log-format", format)
 			s.set("v1")
 			r.waitStdout("value=v1")
 			r.terminate(0)

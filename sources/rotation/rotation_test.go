@@ -220,6 +220,16 @@ func (h *harness) nextChanged(t *testing.T, want ...string) Update {
 	return u
 }
 
+// changeWithoutUpdate changes path's document and checks that the re-read
+// it causes gives no update.
+func (h *harness) changeWithoutUpdate(t *testing.T, path, doc string) {
+	t.Helper()
+	reads := h.fake.readCount(path)
+	h.fake.change(path, doc)
+	waitFor(t, "the re-read", func() bool { return h.fake.readCount(path) > reads })
+	h.noUpdate(t)
+}
+
 // noUpdate fails if an update is waiting to be delivered right now.
 func (h *harness) noUpdate(t *testing.T) {
 	t.Helper()
@@ -300,11 +310,8 @@ func TestChangedContentGivesOneUpdate(t *testing.T) {
 func TestUnchangedContentGivesNoUpdate(t *testing.T) {
 	t.Parallel()
 	h := start(t, 20*time.Millisecond, 50*time.Millisecond)
-	reads := h.fake.readCount("db")
 	// Rewritten with the same bytes: a notice, a re-read, no update.
-	h.fake.change("db", `{"user":"u1","pass":"p1"}`)
-	waitFor(t, "the re-read", func() bool { return h.fake.readCount("db") > reads })
-	h.noUpdate(t)
+	h.changeWithoutUpdate(t, "db", `{"user":"u1","pass":"p1"}`)
 
 	// Had the unchanged notice produced an update, it would be the one
 	// received here; the first update must be the real change.
@@ -414,10 +421,7 @@ func TestFailedRereadThenRecovery(t *testing.T) {
 func TestInvalidContentGivesNoUpdate(t *testing.T) {
 	t.Parallel()
 	h := start(t, 20*time.Millisecond, time.Hour)
-	reads := h.fake.readCount("db")
-	h.fake.change("db", `{"user":`)
-	waitFor(t, "the re-read", func() bool { return h.fake.readCount("db") > reads })
-	h.noUpdate(t)
+	h.changeWithoutUpdate(t, "db", `{"user":`)
 	h.fake.change("db", `{"user":"u3","pass":"p1"}`)
 	h.nextChanged(t, "DB_USER")
 }
