@@ -20,7 +20,8 @@
 //	scan.go      environment -> requests, the _FILE convention
 //	embedded.go  references inside a longer value
 //	parse.go     the reference grammar; ref.go the parsed form
-//	pointer.go   JSON pointers into a document
+//	pointer.go   JSON pointers into a document; yaml.go YAML documents
+//	             as JSON (yaml_off.go in the noyaml build)
 //	resolve.go   one read per group, concurrency, limits
 //	secret.go    the redacting value type
 //	errors.go    VarError ("NAME: REFERENCE: detail"), bounded
