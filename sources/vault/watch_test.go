@@ -2,7 +2,6 @@ package vault
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -14,20 +13,10 @@ import (
 // even though the context given to Watch never ends; a Watch after Close
 // starts nothing.
 func TestCloseJoinsPoll(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/secret/metadata/app" {
-			w.WriteHeader(http.StatusForbidden) // the token's own lookup: not a poll
-			return
-		}
+	// Version 2 at every poll: a change, so the poll loop notifies.
+	b, key := polledBackend(t, func(w http.ResponseWriter) {
 		w.Write([]byte(`{"data":{"current_version":2,"versions":{"2":{"created_time":"t"}}}}`))
-	}))
-	defer srv.Close()
-	t.Setenv("VAULT_ADDR", srv.URL)
-	b := New(Config{Getenv: func(k string) string {
-		return map[string]string{"VAULT_ADDR": srv.URL, "VAULT_TOKEN": "s.tok"}[k]
-	}})
-	key := sources.GroupKey{Backend: Name, Path: "secret/app"}
-	b.groups[key] = &group{kind: kindKV2, mount: "secret/", logical: "secret/app", apiPath: "secret/data/app", marker: "1@t"}
+	})
 	jointest.CheckWatch(t, b, []sources.GroupKey{key}, sources.WatchOptions{PollInterval: time.Millisecond}, nil)
 }
 
