@@ -194,6 +194,15 @@ func (r *hushRun) expectRefused(wants ...string) string {
 	return logs
 }
 
+// stressRounds is how many times a stress test repeats: full, or short with
+// go test -short.
+func stressRounds(full, short int) int {
+	if testing.Short() {
+		return short
+	}
+	return full
+}
+
 // terminate sends SIGTERM to hush and checks that it exits with want.
 func (r *hushRun) terminate(want int) {
 	r.t.Helper()

@@ -295,10 +295,7 @@ func TestRotationExit(t *testing.T) {
 // leave no zombie and no growth in hush's descriptors or threads.
 func TestRotationMany(t *testing.T) {
 	t.Parallel()
-	rounds := 200
-	if testing.Short() {
-		rounds = 30
-	}
+	rounds := stressRounds(200, 30)
 	inModes(t, func(t *testing.T, m mode) {
 		// -v: after each restart hush logs its goroutine count.
 		r, s := startFileRotation(t, m, "v0", "--debounce", "1ms", "-v")
