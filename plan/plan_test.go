@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"slices"
@@ -437,82 +436,5 @@ func TestHMACSHA256(t *testing.T) {
 				t.Errorf("hmacSHA256(%d-byte key, %d-byte message) differs from crypto/hmac", len(key), len(msg))
 			}
 		}
-	}
-}
-
-func TestReadDigestKey(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	write := func(name string, size int) string {
-		path := dir + "/" + name
-		if err := os.WriteFile(path, bytes.Repeat([]byte("k"), size), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	tests := []struct {
-		name    string
-		path    string
-		wantLen int
-		wantErr string
-	}{
-		{"a key", write("key", 32), 32, ""},
-		{"the largest key", write("max", maxDigestKey), maxDigestKey, ""},
-		{"too large", write("big", maxDigestKey+1), 0, "more than 4096 bytes"},
-		{"missing", dir + "/none", 0, "no such file"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			key, err := ReadDigestKey(tt.path)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ReadDigestKey = %d bytes, %v; want an error containing %q", len(key), err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || len(key) != tt.wantLen {
-				t.Fatalf("ReadDigestKey = %d bytes, %v; want %d", len(key), err, tt.wantLen)
-			}
-		})
-	}
-}
-
-// TestWatchWarnsSignalWithEnv: --on-change signal cannot reach a secret
-// delivered in a variable; Watch says so once, and only then.
-func TestWatchWarnsSignalWithEnv(t *testing.T) {
-	t.Parallel()
-	const warning = "--on-change signal cannot change environment variables"
-	tests := []struct {
-		name     string
-		environ  []string
-		onChange OnChange
-		deliver  bool // --deliver file
-		warn     bool
-	}{
-		{"signal, a variable", []string{"S=ref+mem://s"}, OnChange{Action: ActionSignal, Signal: syscall.SIGHUP}, false, true},
-		{"signal, ?as=file", []string{"S=ref+mem://s?as=file"}, OnChange{Action: ActionSignal, Signal: syscall.SIGHUP}, false, false},
-		{"signal, --deliver file", []string{"S=ref+mem://s"}, OnChange{Action: ActionSignal, Signal: syscall.SIGHUP}, true, false},
-		{"restart, a variable", []string{"S=ref+mem://s"}, OnChange{Action: ActionRestart}, false, false},
-		{"signal, no secret", []string{"PATH=/bin"}, OnChange{Action: ActionSignal, Signal: syscall.SIGHUP}, false, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var logs bytes.Buffer
-			p := newPlan(t, Config{
-				Environ:      tt.environ,
-				Backends:     map[string]sources.Backend{"mem": &mem{docs: map[string]string{"s": "v"}}},
-				OnChange:     tt.onChange,
-				DeliverFiles: tt.deliver,
-				Logger:       slog.New(slog.NewTextHandler(&logs, nil)),
-			})
-			if _, err := p.Watch(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if got := strings.Count(logs.String(), warning); got != map[bool]int{true: 1, false: 0}[tt.warn] {
-				t.Errorf("%d warnings, want warn=%v; log:\n%s", got, tt.warn, logs.String())
-			}
-		})
 	}
 }
