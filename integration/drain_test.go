@@ -2,7 +2,6 @@ package integration
 
 import (
 	"path/filepath"
-	"syscall"
 	"testing"
 )
 
@@ -153,8 +152,7 @@ trap 'exit 3' TERM; echo main-ready; while :; do sleep 0.05; done`
 	r := start(t, pid1, "-g", "--", "sh", "-c", script)
 	r.waitStdout("worker-ready")
 	r.waitStdout("main-ready")
-	r.signal(syscall.SIGTERM)
-	r.expectExit(3)
+	r.terminate(3)
 	if out := r.stdout.all(t); !hasLine(out, "clean-shutdown") {
 		t.Errorf("the worker was killed before its clean shutdown; stdout:\n%s\nstderr:\n%s", out, r.stderr)
 	}

@@ -180,6 +180,36 @@ func (r *hushRun) signal(sig syscall.Signal) {
 	}
 }
 
+// expectRefused waits for hush to exit 125 (it could not start the
+// command) and checks that its log holds each of wants; it returns the log.
+func (r *hushRun) expectRefused(wants ...string) string {
+	r.t.Helper()
+	r.expectExit(125)
+	logs := r.stderr.all(r.t)
+	for _, want := range wants {
+		if !strings.Contains(logs, want) {
+			r.t.Errorf("the log lacks %q:\n%s", want, logs)
+		}
+	}
+	return logs
+}
+
+// stressRounds is how many times a stress test repeats: full, or short with
+// go test -short.
+func stressRounds(full, short int) int {
+	if testing.Short() {
+		return short
+	}
+	return full
+}
+
+// terminate sends SIGTERM to hush and checks that it exits with want.
+func (r *hushRun) terminate(want int) {
+	r.t.Helper()
+	r.signal(syscall.SIGTERM)
+	r.expectExit(want)
+}
+
 // child waits until hush has a child running the program named comm and
 // returns its pid.
 func (r *hushRun) child(comm string) int {

@@ -3,10 +3,8 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -30,15 +28,9 @@ func TestEnvironmentTooLargeAtStart(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "s")
 		writeFile(t, path, strings.Repeat("x", 120_000))
-		r := startOpts(t, m, opts{dir: dir, env: manyRefs(path)}, "--", "touch", "started")
-		r.expectExit(125)
-		logs := r.stderr.all(t)
-		if !strings.Contains(logs, "as=file") || !strings.Contains(logs, "environment") {
-			t.Errorf("want the as=file advice, got:\n%s", logs)
-		}
-		if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
-			t.Errorf("the command ran")
-		}
+		r := startTouch(t, m, dir, manyRefs(path))
+		r.expectRefused("as=file", "environment") // the advice
+		checkNotStarted(t, dir, "with an environment execve refuses")
 	})
 }
 
@@ -49,14 +41,13 @@ func TestEnvironmentTooLargeAtStart(t *testing.T) {
 func TestRotationTooLargeKeepsChild(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		path := filepath.Join(t.TempDir(), "s")
-		writeFile(t, path, "v1")
-		env := manyRefs(path)
+		s := newSecretFile(t, "s", "v1")
+		env := manyRefs(s.path)
 		r := startOpts(t, m, opts{env: env}, "-g", "--debounce", "50ms", "--",
 			"sh", "-c", `trap 'kill $! 2>/dev/null; exit 0' TERM; echo "value=$BIG00"; sleep 1000 & wait`)
 		r.waitStdout("value=v1")
 		pid := r.child("sh")
-		writeFile(t, path, strings.Repeat("x", 120_000))
+		s.set(strings.Repeat("x", 120_000))
 		r.eventually("the error about the environment", func() bool {
 			return strings.Contains(r.stderr.String(), "cannot be delivered")
 		})
@@ -66,10 +57,9 @@ func TestRotationTooLargeKeepsChild(t *testing.T) {
 		if logs := r.stderr.String(); !strings.Contains(logs, "as=file") {
 			t.Errorf("no advice in:\n%s", logs)
 		}
-		writeFile(t, path, "v3")
+		s.set("v3")
 		r.waitStdout("value=v3")
-		r.signal(syscall.SIGTERM)
-		r.expectExit(0)
+		r.terminate(0)
 	})
 }
 

@@ -65,10 +65,7 @@ func TestReapOrphans(t *testing.T) {
 // different status.
 func TestExitStatusAmidOrphanDeaths(t *testing.T) {
 	t.Parallel()
-	rounds := 100
-	if testing.Short() {
-		rounds = 10
-	}
+	rounds := stressRounds(100, 10)
 	inModes(t, func(t *testing.T, m mode) {
 		var wrong []string
 		for i := range rounds {

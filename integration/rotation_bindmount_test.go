@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -78,8 +77,7 @@ func TestRotationReplacedBindMount(t *testing.T) {
 				t.Errorf("a secret value is in hush's log:\n%s", r.stderr)
 			}
 		}
-		r.signal(syscall.SIGTERM)
-		r.expectExit(0)
+		r.terminate(0)
 	})
 }
 

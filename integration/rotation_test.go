@@ -28,11 +28,42 @@ func startRotating(t *testing.T, m mode, ref, script string, args ...string) *hu
 	return startOpts(t, m, opts{env: []string{"S=" + ref}}, argv...)
 }
 
+// startFileRotation starts rotationChild with S referring to a new secret
+// file holding first, and waits for the child's value line.
+func startFileRotation(t *testing.T, m mode, first string, args ...string) (*hushRun, secretFile) {
+	t.Helper()
+	s := newSecretFile(t, "s", first)
+	r := startRotating(t, m, s.ref(), rotationChild, args...)
+	r.waitStdout("value=" + strings.TrimSuffix(first, "\n"))
+	return r, s
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// secretFile is a secret file a test rewrites.
+type secretFile struct {
+	t    *testing.T
+	path string
+}
+
+// newSecretFile writes content to a new file named name.
+func newSecretFile(t *testing.T, name, content string) secretFile {
+	t.Helper()
+	f := secretFile{t: t, path: filepath.Join(t.TempDir(), name)}
+	f.set(content)
+	return f
+}
+
+func (f secretFile) ref() string { return "ref+file://" + f.path }
+
+func (f secretFile) set(content string) {
+	f.t.Helper()
+	writeFile(f.t, f.path, content)
 }
 
 // countLines counts the lines of text equal to line.
@@ -94,9 +125,8 @@ func TestRotationChangeKinds(t *testing.T) {
 		setup func(t *testing.T) (ref string, change func(value string))
 	}{
 		{"in-place write", func(t *testing.T) (string, func(string)) {
-			path := filepath.Join(t.TempDir(), "s")
-			writeFile(t, path, "v1\n")
-			return "ref+file://" + path, func(v string) { writeFile(t, path, v+"\n") }
+			s := newSecretFile(t, "s", "v1\n")
+			return s.ref(), func(v string) { s.set(v + "\n") }
 		}},
 		{"atomic rename", func(t *testing.T) (string, func(string)) {
 			dir := t.TempDir()
@@ -110,13 +140,12 @@ func TestRotationChangeKinds(t *testing.T) {
 			}
 		}},
 		{"delete and re-create", func(t *testing.T) (string, func(string)) {
-			path := filepath.Join(t.TempDir(), "s")
-			writeFile(t, path, "v1\n")
-			return "ref+file://" + path, func(v string) {
-				if err := os.Remove(path); err != nil {
+			s := newSecretFile(t, "s", "v1\n")
+			return s.ref(), func(v string) {
+				if err := os.Remove(s.path); err != nil {
 					t.Fatal(err)
 				}
-				writeFile(t, path, v+"\n")
+				s.set(v + "\n")
 			}
 		}},
 		{"kubernetes AtomicWriter", func(t *testing.T) (string, func(string)) {
@@ -124,10 +153,9 @@ func TestRotationChangeKinds(t *testing.T) {
 			return "ref+file://" + filepath.Join(vol.dir, "s"), func(v string) { vol.update("s", v+"\n") }
 		}},
 		{"json pointer into a rewritten file", func(t *testing.T) (string, func(string)) {
-			path := filepath.Join(t.TempDir(), "app.json")
-			writeFile(t, path, `{"db":{"password":"v1"}}`)
-			return "ref+file://" + path + "#/db/password", func(v string) {
-				writeFile(t, path, `{"db":{"password":"`+v+`"}}`)
+			s := newSecretFile(t, "app.json", `{"db":{"password":"v1"}}`)
+			return s.ref() + "#/db/password", func(v string) {
+				s.set(`{"db":{"password":"` + v + `"}}`)
 			}
 		}},
 	}
@@ -142,8 +170,7 @@ func TestRotationChangeKinds(t *testing.T) {
 				r.waitStdout("value=v2")
 				change("v3")
 				r.waitStdout("value=v3")
-				r.signal(syscall.SIGTERM)
-				r.expectExit(0)
+				r.terminate(0)
 			})
 		})
 	}
@@ -164,11 +191,10 @@ func TestRotationStopTimeout(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			inModes(t, func(t *testing.T, m mode) {
-				path := filepath.Join(t.TempDir(), "s")
-				writeFile(t, path, "v1")
-				r := startRotating(t, m, "ref+file://"+path, c.script, "--stop-timeout", "1s")
+				s := newSecretFile(t, "s", "v1")
+				r := startRotating(t, m, s.ref(), c.script, "--stop-timeout", "1s")
 				r.waitStdout("value=v1")
-				writeFile(t, path, "v2")
+				s.set("v2")
 				r.waitStdout("value=v2")
 				if !c.killed {
 					r.waitStdout("stopped=v1")
@@ -178,8 +204,7 @@ func TestRotationStopTimeout(t *testing.T) {
 					t.Errorf("SIGKILL after the stop timeout: %v, want %v\nstderr:\n%s", killedMsg, c.killed, r.stderr)
 				}
 				if !c.killed {
-					r.signal(syscall.SIGTERM)
-					r.expectExit(0)
+					r.terminate(0)
 				}
 			})
 		})
@@ -192,18 +217,16 @@ func TestRotationStopTimeout(t *testing.T) {
 func TestRotationSignal(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		path := filepath.Join(t.TempDir(), "s")
-		writeFile(t, path, "v1\n")
+		s := newSecretFile(t, "s", "v1\n")
 		script := `trap 'echo "pid=$$ value=$(cat "$S")"' HUP; trap 'exit 0' TERM; echo "pid=$$ value=$(cat "$S")"; while :; do sleep 0.05; done`
-		r := startRotating(t, m, "ref+file://"+path, script, "--deliver", "file", "--on-change", "signal:HUP")
+		r := startRotating(t, m, s.ref(), script, "--deliver", "file", "--on-change", "signal:HUP")
 		eventually(t, "first line", func() bool { return strings.Contains(r.stdout.String(), " value=v1") })
 		first := strings.SplitN(r.stdout.String(), " ", 2)[0] // pid=N
-		writeFile(t, path, "v2\n")
+		s.set("v2\n")
 		r.waitStdout(first + " value=v2")
-		writeFile(t, path, "v3\n")
+		s.set("v3\n")
 		r.waitStdout(first + " value=v3")
-		r.signal(syscall.SIGTERM)
-		r.expectExit(0)
+		r.terminate(0)
 	})
 }
 
@@ -212,12 +235,11 @@ func TestRotationSignal(t *testing.T) {
 func TestRotationBrokenUpdate(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		path := filepath.Join(t.TempDir(), "app.json")
-		writeFile(t, path, `{"pw":"v1"}`)
-		r := startRotating(t, m, "ref+file://"+path+"#/pw", rotationChild)
+		s := newSecretFile(t, "app.json", `{"pw":"v1"}`)
+		r := startRotating(t, m, s.ref()+"#/pw", rotationChild)
 		r.waitStdout("value=v1")
 		pid := r.child("sh")
-		writeFile(t, path, `{"pw": broken-json-v2`)
+		s.set(`{"pw": broken-json-v2`)
 		r.eventually("a warning about the unreadable update", func() bool {
 			return strings.Contains(r.stderr.String(), "cannot be read")
 		})
@@ -227,10 +249,9 @@ func TestRotationBrokenUpdate(t *testing.T) {
 		if strings.Contains(r.stderr.String(), "broken-json") {
 			t.Errorf("the file's content leaked into the log:\n%s", r.stderr)
 		}
-		writeFile(t, path, `{"pw":"v3"}`)
+		s.set(`{"pw":"v3"}`)
 		r.waitStdout("value=v3")
-		r.signal(syscall.SIGTERM)
-		r.expectExit(0)
+		r.terminate(0)
 	})
 }
 
@@ -239,15 +260,14 @@ func TestRotationBrokenUpdate(t *testing.T) {
 func TestRotationTermDuringRestart(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		path := filepath.Join(t.TempDir(), "s")
-		writeFile(t, path, "v1")
+		s := newSecretFile(t, "s", "v1")
 		flag := filepath.Join(t.TempDir(), "go-on")
 		// The stopping child waits for the test's go-ahead, so the
 		// SIGTERM surely lands during the restart.
 		script := `trap 'echo stopping; while [ ! -e ` + flag + ` ]; do sleep 0.02; done; exit 7' TERM; echo "value=$S"; while :; do sleep 0.02; done`
-		r := startRotating(t, m, "ref+file://"+path, script)
+		r := startRotating(t, m, s.ref(), script)
 		r.waitStdout("value=v1")
-		writeFile(t, path, "v2")
+		s.set("v2")
 		r.waitStdout("stopping")
 		r.signal(syscall.SIGTERM)
 		r.eventually("hush to note the stop", func() bool {
@@ -265,11 +285,8 @@ func TestRotationTermDuringRestart(t *testing.T) {
 func TestRotationExit(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		path := filepath.Join(t.TempDir(), "s")
-		writeFile(t, path, "v1")
-		r := startRotating(t, m, "ref+file://"+path, rotationChild, "--on-change", "exit")
-		r.waitStdout("value=v1")
-		writeFile(t, path, "v2")
+		r, s := startFileRotation(t, m, "v1", "--on-change", "exit")
+		s.set("v2")
 		r.expectExit(75)
 	})
 }
@@ -278,20 +295,14 @@ func TestRotationExit(t *testing.T) {
 // leave no zombie and no growth in hush's descriptors or threads.
 func TestRotationMany(t *testing.T) {
 	t.Parallel()
-	rounds := 200
-	if testing.Short() {
-		rounds = 30
-	}
+	rounds := stressRounds(200, 30)
 	inModes(t, func(t *testing.T, m mode) {
-		path := filepath.Join(t.TempDir(), "s")
-		writeFile(t, path, "v0")
 		// -v: after each restart hush logs its goroutine count.
-		r := startRotating(t, m, "ref+file://"+path, rotationChild, "--debounce", "1ms", "-v")
-		r.waitStdout("value=v0")
+		r, s := startFileRotation(t, m, "v0", "--debounce", "1ms", "-v")
 		hush := r.hushPid()
 		var fds0, threads0, goroutines0 int
 		for i := 1; i <= rounds; i++ {
-			writeFile(t, path, "v"+strconv.Itoa(i))
+			s.set("v" + strconv.Itoa(i))
 			r.waitStdout("value=v" + strconv.Itoa(i))
 			if i == 10 {
 				fds0, threads0 = countFDs(t, hush), threads(t, hush)
@@ -312,8 +323,7 @@ func TestRotationMany(t *testing.T) {
 				t.Errorf("zombie %d left after %d rotations", c, rounds)
 			}
 		}
-		r.signal(syscall.SIGTERM)
-		r.expectExit(0)
+		r.terminate(0)
 	})
 }
 
@@ -322,12 +332,9 @@ func TestRotationMany(t *testing.T) {
 func TestRotationDebounce(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		path := filepath.Join(t.TempDir(), "s")
-		writeFile(t, path, "v0")
-		r := startRotating(t, m, "ref+file://"+path, rotationChild, "--debounce", "1s")
-		r.waitStdout("value=v0")
+		r, s := startFileRotation(t, m, "v0", "--debounce", "1s")
 		for i := 1; i <= 50; i++ {
-			writeFile(t, path, "v"+strconv.Itoa(i))
+			s.set("v" + strconv.Itoa(i))
 		}
 		r.waitStdout("value=v50")
 		// Nothing can be polled for "no further restart": give a late
@@ -336,8 +343,7 @@ func TestRotationDebounce(t *testing.T) {
 		if n := strings.Count(r.stdout.String(), "value="); n != 2 {
 			t.Errorf("%d children started, want 2 (the first and one restart)\nstdout:\n%s", n, r.stdout)
 		}
-		r.signal(syscall.SIGTERM)
-		r.expectExit(0)
+		r.terminate(0)
 	})
 }
 
@@ -388,25 +394,21 @@ func threads(t *testing.T, pid int) int {
 func TestRotationEmptyHeldBack(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		path := filepath.Join(t.TempDir(), "s")
-		writeFile(t, path, "v1\n")
-		r := startRotating(t, m, "ref+file://"+path, rotationChild)
-		r.waitStdout("value=v1")
+		r, s := startFileRotation(t, m, "v1\n")
 		pid := r.child("sh")
-		writeFile(t, path, "")
+		s.set("")
 		r.eventually("a warning about the empty value", func() bool {
-			return strings.Contains(r.stderr.String(), "S: ref+file://"+path+": the value is empty")
+			return strings.Contains(r.stderr.String(), "S: "+s.ref()+": the value is empty")
 		})
 		if !alive(pid) || hasLine(r.stdout.String(), "value=") {
 			t.Fatalf("the child was restarted with an empty secret\nstdout:\n%s", r.stdout)
 		}
-		writeFile(t, path, "v2\n")
+		s.set("v2\n")
 		r.waitStdout("value=v2")
 		if hasLine(r.stdout.String(), "value=") {
 			t.Errorf("the child saw an empty secret\nstdout:\n%s", r.stdout)
 		}
-		r.signal(syscall.SIGTERM)
-		r.expectExit(0)
+		r.terminate(0)
 	})
 }
 
@@ -415,14 +417,12 @@ func TestRotationEmptyHeldBack(t *testing.T) {
 func TestRotationEmbedded(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		path := filepath.Join(t.TempDir(), "pw")
-		writeFile(t, path, "v1\n")
-		r := startRotating(t, m, "postgres://app:ref+file://"+path+"+@db:5432/app", rotationChild)
+		s := newSecretFile(t, "pw", "v1\n")
+		r := startRotating(t, m, "postgres://app:"+s.ref()+"+@db:5432/app", rotationChild)
 		r.waitStdout("value=postgres://app:v1@db:5432/app")
-		writeFile(t, path, "v2\n")
+		s.set("v2\n")
 		r.waitStdout("value=postgres://app:v2@db:5432/app")
-		r.signal(syscall.SIGTERM)
-		r.expectExit(0)
+		r.terminate(0)
 	})
 }
 
@@ -434,14 +434,10 @@ func TestRotationOneLogLine(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			t.Parallel()
-			path := filepath.Join(t.TempDir(), "s")
-			writeFile(t, path, "v0")
-			r := startRotating(t, modes[0], "ref+file://"+path, rotationChild, "--log-format", format)
-			r.waitStdout("value=v0")
-			writeFile(t, path, "v1")
+			r, s := startFileRotation(t, modes[0], "v0", "--log-format", format)
+			s.set("v1")
 			r.waitStdout("value=v1")
-			r.signal(syscall.SIGTERM)
-			r.expectExit(0)
+			r.terminate(0)
 			var rotation []string
 			for _, l := range strings.Split(r.stderr.all(t), "\n") {
 				if strings.Contains(l, "secrets changed") || strings.Contains(l, "restarted") {

@@ -83,8 +83,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 				rotated := uniqueSecret(t)
 				writeFile(t, filepath.Join(dir, "env"), rotated)
 				r.waitStdout("ready " + rotated)
-				r.signal(syscall.SIGTERM)
-				r.expectExit(0)
+				r.terminate(0)
 				logs := r.stderr.all(t)
 				if !strings.Contains(logs, "resolved") && !strings.Contains(logs, "child started") {
 					t.Errorf("expected debug logs, got:\n%s", logs)
@@ -204,8 +203,7 @@ trap 'kill $! 2>/dev/null; exit 0' TERM; echo "value=$(cat "$S")"; sleep 1000 & 
 		r.waitStdout("value=v1")
 		writeFile(t, src, "v2")
 		r.waitStdout("value=v2")
-		r.signal(syscall.SIGTERM)
-		r.expectExit(0)
+		r.terminate(0)
 		out := r.stdout.all(t)
 		for _, done := range []string{"moved the parent", "moved the directory", "planted a symlink", "replaced the file", "added a file"} {
 			if strings.Contains(out, done) {
@@ -233,25 +231,42 @@ trap 'kill $! 2>/dev/null; exit 0' TERM; echo "value=$(cat "$S")"; sleep 1000 & 
 	})
 }
 
+// fifoDir is a new directory holding a FIFO named fifo: a secret source
+// that never answers until the test writes to it (ref+file://fifo, from
+// hush's working directory).
+func fifoDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startTouch starts hush in dir around `touch started`, whose file tells
+// whether the command ran.
+func startTouch(t *testing.T, m mode, dir string, env []string, args ...string) *hushRun {
+	t.Helper()
+	return startOpts(t, m, opts{dir: dir, env: env}, append(args, "--", "touch", "started")...)
+}
+
+// checkNotStarted fails t if startTouch's command ran.
+func checkNotStarted(t *testing.T, dir, when string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+		t.Errorf("the command ran %s", when)
+	}
+}
+
 // TestStartupDeadline: a source that never answers (a FIFO nobody writes)
 // ends hush with 125 at the deadline, naming the variable; nothing starts.
 func TestStartupDeadline(t *testing.T) {
 	t.Parallel()
 	inModes(t, func(t *testing.T, m mode) {
-		dir := t.TempDir()
-		if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		r := startOpts(t, m, opts{dir: dir, env: []string{"SLOW=ref+file://fifo"}},
-			"--startup-timeout", "500ms", "--", "touch", "started")
-		r.expectExit(125)
-		logs := r.stderr.all(t)
-		if !strings.Contains(logs, "SLOW: ref+file://fifo") || !strings.Contains(logs, "deadline") {
-			t.Errorf("want an error naming SLOW and the deadline, got:\n%s", logs)
-		}
-		if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
-			t.Errorf("the command ran although a secret could not be read")
-		}
+		dir := fifoDir(t)
+		r := startTouch(t, m, dir, []string{"SLOW=ref+file://fifo"}, "--startup-timeout", "500ms")
+		r.expectRefused("SLOW: ref+file://fifo", "deadline")
+		checkNotStarted(t, dir, "although a secret could not be read")
 	})
 }
 
@@ -264,11 +279,7 @@ func TestEarlySignals(t *testing.T) {
 	inModes(t, func(t *testing.T, m mode) {
 		for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1} {
 			t.Run(unix.SignalName(sig)+" before the start does not reach the child", func(t *testing.T) {
-				dir := t.TempDir()
-				fifo := filepath.Join(dir, "fifo")
-				if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-					t.Fatal(err)
-				}
+				dir := fifoDir(t)
 				// The child traps HUP and USR1, but only once its shell
 				// runs: a signal forwarded at once would kill it.
 				r := startOpts(t, m, opts{dir: dir, env: []string{"S=ref+file://fifo"}}, "--", "sh", "-c",
@@ -280,44 +291,31 @@ func TestEarlySignals(t *testing.T) {
 				r.eventually("hush to see the early signal", func() bool {
 					return strings.Contains(r.stderr.String(), "not forwarded")
 				})
-				writeFile(t, fifo, "value")
+				writeFile(t, filepath.Join(dir, "fifo"), "value")
 				r.waitStdout("started")
-				r.signal(syscall.SIGTERM)
-				r.expectExit(7)
+				r.terminate(7)
 				if out := r.stdout.String(); strings.Contains(out, "got-signal") {
 					t.Errorf("the early %v reached the child:\n%s", sig, out)
 				}
 			})
 		}
-		t.Run("--stop-signal abandons the start", func(t *testing.T) {
-			dir := t.TempDir()
-			fifo := filepath.Join(dir, "fifo")
-			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			r := startOpts(t, m, opts{dir: dir, env: []string{"S=ref+file://fifo"}},
-				"--stop-signal", "USR2", "--", "touch", "started")
-			r.eventually("hush to open the FIFO", func() bool { return fifoOpenedBy(r.hushPid()) })
-			r.signal(syscall.SIGUSR2)
-			r.expectExit(128 + int(syscall.SIGUSR2))
-			if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
-				t.Errorf("the command ran after the stop signal during start-up")
-			}
-		})
-		t.Run("TERM abandons the start", func(t *testing.T) {
-			dir := t.TempDir()
-			fifo := filepath.Join(dir, "fifo")
-			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			r := startOpts(t, m, opts{dir: dir, env: []string{"S=ref+file://fifo"}}, "--", "touch", "started")
-			r.eventually("hush to open the FIFO", func() bool { return fifoOpenedBy(r.hushPid()) })
-			r.signal(syscall.SIGTERM)
-			r.expectExit(128 + int(syscall.SIGTERM))
-			if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
-				t.Errorf("the command ran after SIGTERM during start-up")
-			}
-		})
+		for _, c := range []struct {
+			name string
+			sig  syscall.Signal
+			args []string
+		}{
+			{"--stop-signal abandons the start", syscall.SIGUSR2, []string{"--stop-signal", "USR2"}},
+			{"TERM abandons the start", syscall.SIGTERM, nil},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				dir := fifoDir(t)
+				r := startTouch(t, m, dir, []string{"S=ref+file://fifo"}, c.args...)
+				r.eventually("hush to open the FIFO", func() bool { return fifoOpenedBy(r.hushPid()) })
+				r.signal(c.sig)
+				r.expectExit(128 + int(c.sig))
+				checkNotStarted(t, dir, "after "+unix.SignalName(c.sig)+" during start-up")
+			})
+		}
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 
 	"github.com/hushinit/hush/internal/digest"
@@ -14,6 +15,28 @@ import (
 // MinDigestKey is the shortest key Check accepts for its digests: shorter
 // keys can themselves be searched.
 const MinDigestKey = 16
+
+// maxDigestKey bounds the read of --digest-key-file: a key is a few dozen
+// bytes.
+const maxDigestKey = 4096
+
+// ReadDigestKey reads the key of Check's digests from path
+// (--digest-key-file), at most maxDigestKey bytes.
+func ReadDigestKey(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxDigestKey+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxDigestKey {
+		return nil, fmt.Errorf("%s: more than %d bytes; a key is a few dozen", path, maxDigestKey)
+	}
+	return b, nil
+}
 
 // Check resolves every reference and writes a table without values: name,
 // backend, path, status and delivery, for every variable, whether or not it

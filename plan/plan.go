@@ -11,14 +11,21 @@
 // knows nothing of processes, shim runs processes and knows nothing of
 // secrets, and cmd/hush only parses options and wires the three.
 //
+// Where things live: plan.go the split, the environment, the scrubbing and
+// the files; limits.go what execve accepts; rotate.go the watches and
+// --on-change; check.go the table of `hush check`.
+//
 // One reference, from the environment to the child:
 //
 //	plan.New            sources.Scan parses and validates every reference once
+//	Plan.Watch          the backends' watches go in place, before the first read
 //	Plan.Prepare        sources.Resolver.ResolveEach reads each secret once,
 //	                    Plan.Environment builds and checks the environment
 //	shim.Supervisor.Start  starts the child with it
 //	Plan.Rotate         rotation.Controller re-reads on change, Plan.Environment
 //	                    rebuilds, a shim.Request goes to Supervisor.Supervise
+//	Plan.Close          once Rotate has returned: the backends end and join
+//	                    their goroutines, then the secret files are removed
 package plan
 
 import (
@@ -255,8 +262,10 @@ func (p *Plan) usedCredentials() map[string]bool {
 // closeTimeout bounds what backends do at exit (revoking leases, tokens).
 const closeTimeout = 5 * time.Second
 
-// Close gives back what the backends hold and removes the secret files.
-// Call it only once nothing can write a file any more (Rotate returned).
+// Close closes the backends — each returns once every goroutine it started
+// (watches, polls, renewals) has ended, and gives back what it holds — and
+// only then removes the secret files. Call it once Rotate has returned:
+// Rotate writes the files, and it returns only when its own goroutine has.
 func (p *Plan) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()

@@ -231,6 +231,43 @@ func TestEnvironmentChecksBeforeWriting(t *testing.T) {
 	}
 }
 
+// closing is a backend whose Close looks at a secret file: it stands for a
+// backend's last goroutine, which must have ended before the files go.
+type closing struct {
+	mem
+	path         string
+	fileAtClose  bool
+	closedBefore bool
+}
+
+func (c *closing) Close(context.Context) error {
+	_, err := os.Stat(c.path)
+	c.fileAtClose, c.closedBefore = err == nil, true
+	return nil
+}
+
+// TestCloseRemovesFilesAfterBackends: Close closes the backends — which
+// join their goroutines — before it removes the secret files.
+func TestCloseRemovesFilesAfterBackends(t *testing.T) {
+	t.Parallel()
+	skipWithoutShm(t)
+	backend := &closing{mem: mem{docs: map[string]string{"f": "value"}}}
+	p := New(Config{
+		Environ:        []string{"F=ref+mem://f?as=file"},
+		Backends:       map[string]sources.Backend{"mem": backend},
+		StartupTimeout: time.Minute,
+	})
+	env := prepare(t, p)
+	backend.path = strings.TrimPrefix(env[0], "F=")
+	p.Close()
+	if !backend.closedBefore || !backend.fileAtClose {
+		t.Errorf("backend closed: %v, with the secret file still there: %v; want both", backend.closedBefore, backend.fileAtClose)
+	}
+	if _, err := os.Stat(backend.path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("secret file after Close: %v, want it removed", err)
+	}
+}
+
 func skipWithoutShm(t *testing.T) {
 	t.Helper()
 	d, err := delivery.Open("", os.Getuid(), os.Getgid())

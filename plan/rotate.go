@@ -35,6 +35,10 @@ func (p *Plan) Watch(ctx context.Context) (bool, error) {
 	if len(p.reqs) == 0 {
 		return false, nil
 	}
+	if p.cfg.OnChange.Action == ActionSignal && p.EnvDelivered() {
+		p.log.Warn("--on-change signal cannot change environment variables of a running process; " +
+			"only secrets delivered as files (--deliver file or ?as=file) will reach the child")
+	}
 	c := &rotation.Controller{
 		Resolver:       p.resolver,
 		Requests:       p.reqs,

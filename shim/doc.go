@@ -5,8 +5,9 @@
 // with and, later, replacement environments.
 //
 // This comment is the overview of every PID-1 decision; the code carries the
-// reason for each one where it is made (supervisor.go, machine.go,
-// spawn.go, listen.go, trampoline.go, notify.go, ready.go).
+// reason for each one where it is made (signals.go, supervisor.go,
+// machine.go, reaper.go, descendants.go, spawn.go, user.go, listen.go,
+// trampoline.go, notify.go, ready.go).
 //
 // Signals. Catch is called before anything else in main, before the child
 // exists and before any secret is read: a Go process that has not called

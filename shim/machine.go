@@ -34,10 +34,6 @@ const (
 	genKilled
 )
 
-func (p genPhase) String() string {
-	return [...]string{"starting", "serving", "stopping", "killed"}[p]
-}
-
 // timerKind names what a timer of the machine is for.
 type timerKind int
 

@@ -149,11 +149,6 @@ func Catch() *Signals {
 	return &Signals{C: ch, reservedIgnored: ignored}
 }
 
-// Stop ends the subscription.
-func (s *Signals) Stop() {
-	signal.Reset()
-}
-
 // catchable lists what os/signal can deliver: not KILL and STOP (nobody
 // can), not URG (the runtime's preemption signal), not PROF (the runtime
 // consumes it for profiling before os/signal sees it), not 32-34 (reserved

@@ -75,15 +75,21 @@ func TestLookupUser(t *testing.T) {
 		{"app:docker", User{UID: 1000, GID: 999, Groups: []uint32{999, 50, 29}, Home: "/home/app", Name: "app"}},
 	}
 	for _, tt := range tests {
-		got, err := LookupUser(tt.spec, passwd, group)
-		if err != nil {
-			t.Errorf("LookupUser(%q): %v", tt.spec, err)
-			continue
-		}
-		if got.UID != tt.want.UID || got.GID != tt.want.GID || got.Home != tt.want.Home ||
-			got.Name != tt.want.Name || !slices.Equal(got.Groups, tt.want.Groups) {
-			t.Errorf("LookupUser(%q) = %+v, want %+v", tt.spec, got, tt.want)
-		}
+		checkLookup(t, tt.spec, passwd, group, tt.want)
+	}
+}
+
+// checkLookup fails t unless spec resolves to want with these files.
+func checkLookup(t *testing.T, spec, passwd, group string, want User) {
+	t.Helper()
+	got, err := LookupUser(spec, passwd, group)
+	if err != nil {
+		t.Errorf("LookupUser(%q): %v", spec, err)
+		return
+	}
+	if got.UID != want.UID || got.GID != want.GID || got.Home != want.Home ||
+		got.Name != want.Name || !slices.Equal(got.Groups, want.Groups) {
+		t.Errorf("LookupUser(%q) = %+v, want %+v", spec, got, want)
 	}
 }
 
@@ -134,15 +140,7 @@ func TestLookupUserMissingFiles(t *testing.T) {
 			{"4242", User{UID: 4242, GID: 0, Groups: []uint32{0}, Home: "/"}},
 		}
 		for _, tt := range tests {
-			got, err := LookupUser(tt.spec, passwd, noGroup)
-			if err != nil {
-				t.Errorf("LookupUser(%q): %v", tt.spec, err)
-				continue
-			}
-			if got.UID != tt.want.UID || got.GID != tt.want.GID || got.Home != tt.want.Home ||
-				got.Name != tt.want.Name || !slices.Equal(got.Groups, tt.want.Groups) {
-				t.Errorf("LookupUser(%q) = %+v, want %+v", tt.spec, got, tt.want)
-			}
+			checkLookup(t, tt.spec, passwd, noGroup, tt.want)
 		}
 		if _, err := LookupUser("app:staff", passwd, noGroup); err == nil || !strings.Contains(err.Error(), "no such group") {
 			t.Errorf("LookupUser(app:staff) without /etc/group: err = %v, want no such group", err)

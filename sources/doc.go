@@ -20,12 +20,15 @@
 //	scan.go      environment -> requests, the _FILE convention
 //	embedded.go  references inside a longer value
 //	parse.go     the reference grammar; ref.go the parsed form
-//	pointer.go   JSON pointers into a document
+//	pointer.go   JSON pointers into a document; yaml.go YAML documents
+//	             as JSON (yaml_off.go in the noyaml build)
 //	resolve.go   one read per group, concurrency, limits
 //	secret.go    the redacting value type
 //	errors.go    VarError ("NAME: REFERENCE: detail"), bounded
 //	backend.go, watch.go, lifecycle.go   what a backend may implement
 //	file/, vault/, infisical/   one package per backend
+//	internal/remote/      the network rules Vault and Infisical share
+//	internal/background/  a backend's goroutines, ended and joined at Close
 //	rotation/    change notices -> complete new sets of values
 //	delivery/    secret files in memory that only the child can read
 //

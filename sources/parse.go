@@ -17,17 +17,6 @@ const (
 	paramAllowEmpty = "allow_empty"
 )
 
-// ParseRef is parseRef with the reference in its errors. hush itself parses
-// references only through Scan; the backends' tests use ParseRef to build
-// requests the way Scan would.
-func ParseRef(value string) (Ref, error) {
-	r, err := parseRef(value)
-	if err != nil {
-		return Ref{}, fmt.Errorf("%s: %w", displayRef(value), err)
-	}
-	return r, nil
-}
-
 // parseRef parses a reference ref+BACKEND://PATH[?QUERY][#FRAGMENT], with
 // an optional trailing "+" (vals' terminator). Its errors never quote the
 // reference: Scan puts it in a VarError, bounded.

@@ -145,10 +145,11 @@ func TestParseRefErrors(t *testing.T) {
 	}
 }
 
-func TestParseRefErrorTruncatesLongInput(t *testing.T) {
+// A bad reference's error quotes it bounded, however long it is.
+func TestParseErrorTruncatesLongInput(t *testing.T) {
 	t.Parallel()
 	in := "ref+file:///" + strings.Repeat("a", 10000) + " x"
-	_, err := sources.ParseRef(in)
+	_, _, err := sources.Scan([]string{"X=" + in}, sources.ScanOptions{})
 	if err == nil {
 		t.Fatal("no error")
 	}

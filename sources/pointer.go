@@ -86,6 +86,10 @@ func ApplyPointer(doc Secret, ptr string) (Secret, error) {
 	return NewSecret(buf.Bytes()), nil
 }
 
+// errNoYAML is what a pointer into a document that is not JSON gives in a
+// build without YAML support (build tag noyaml).
+var errNoYAML = errors.New("this build of hush reads JSON documents only (built with the noyaml tag; bin/hush and bin/hush-vault read YAML)")
+
 // parseDocument returns raw as JSON: as it is when it is JSON, converted
 // when it is YAML.
 func parseDocument(raw []byte) (json.RawMessage, error) {

@@ -19,9 +19,7 @@ const pointerDoc = `{
 
 func TestApplyPointer(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		ptr, want string
-	}{
+	tests := []pointerCase{
 		{"", pointerDoc},
 		{"/api/key", "k-123"},
 		{"/api/port", "8080"},
@@ -40,11 +38,19 @@ func TestApplyPointer(t *testing.T) {
 		{"/nested/obj/a", "x<&>"},
 		{"/pw", "line1\nline2\x00end"},
 	}
-	doc := sources.NewSecret([]byte(pointerDoc))
+	checkPointers(t, pointerDoc, tests)
+}
+
+// pointerCase is a pointer and the value it selects.
+type pointerCase struct{ ptr, want string }
+
+// checkPointers applies each pointer to doc, in a subtest of its own.
+func checkPointers(t *testing.T, doc string, tests []pointerCase) {
+	secret := sources.NewSecret([]byte(doc))
 	for _, tt := range tests {
 		t.Run(tt.ptr, func(t *testing.T) {
 			t.Parallel()
-			got, err := sources.ApplyPointer(doc, tt.ptr)
+			got, err := sources.ApplyPointer(secret, tt.ptr)
 			if err != nil {
 				t.Fatalf("ApplyPointer(%q): %v", tt.ptr, err)
 			}

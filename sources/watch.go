@@ -13,9 +13,14 @@ import (
 // see.
 type Watcher interface {
 	// Watch puts the watch for keys in place and returns; from then until
-	// ctx ends, notify is called (from any goroutine) with each group that
-	// may have changed.
+	// ctx ends or the backend is closed, notify is called (from any
+	// goroutine) with each group that may have changed.
 	Watch(ctx context.Context, keys []GroupKey, opts WatchOptions, notify func(GroupKey)) error
+	// Close ends every goroutine the backend started — its watches
+	// included, whether or not their ctx has ended — and returns only once
+	// all of them have returned (or ctx ended): hush removes the secret
+	// files after it.
+	Closer
 }
 
 // WatchOptions are the settings every watcher shares.

@@ -37,9 +37,7 @@ config: |
 // values as compact JSON.
 func TestApplyPointerYAML(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		ptr, want string
-	}{
+	tests := []pointerCase{
 		{"/db/password", "s3cr3t #not a comment"},
 		{"/db/port", "5432"},
 		{"/db/hosts", `["a","b"]`},
@@ -54,20 +52,8 @@ func TestApplyPointerYAML(t *testing.T) {
 		{"/html", "<&>"},
 		{"/config/nested/key", "json-in-yaml"}, // a document in a string
 	}
-	doc := sources.NewSecret([]byte(yamlDoc))
-	for _, tt := range tests {
-		t.Run(tt.ptr, func(t *testing.T) {
-			t.Parallel()
-			got, err := sources.ApplyPointer(doc, tt.ptr)
-			if err != nil {
-				t.Fatalf("ApplyPointer(%q): %v", tt.ptr, err)
-			}
-			if string(got.Bytes()) != tt.want {
-				t.Errorf("ApplyPointer(%q) = %q, want %q", tt.ptr, got.Bytes(), tt.want)
-			}
-		})
-	}
-	if _, err := sources.ApplyPointer(doc, "/db/nope"); !errors.Is(err, sources.ErrNotFound) {
+	checkPointers(t, yamlDoc, tests)
+	if _, err := sources.ApplyPointer(sources.NewSecret([]byte(yamlDoc)), "/db/nope"); !errors.Is(err, sources.ErrNotFound) {
 		t.Errorf("a missing YAML key: err = %v, want ErrNotFound", err)
 	}
 }

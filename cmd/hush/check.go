@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
+	"github.com/hushinit/hush/plan"
 	"github.com/hushinit/hush/shim"
 )
 
@@ -16,7 +16,7 @@ import (
 func runCheck(ctx context.Context, opts options, environ []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) int {
 	var key []byte
 	if opts.digestKeyFile != "" {
-		b, err := readKey(opts.digestKeyFile)
+		b, err := plan.ReadDigestKey(opts.digestKeyFile)
 		if err != nil {
 			log.Error("check failed", "err", fmt.Sprintf("--digest-key-file: %v", err))
 			return shim.ExitHushFailed
@@ -34,23 +34,4 @@ func runCheck(ctx context.Context, opts options, environ []string, getenv func(s
 		return shim.ExitHushFailed
 	}
 	return 0
-}
-
-// maxKey bounds the read of --digest-key-file: a key is a few dozen bytes.
-const maxKey = 4096
-
-func readKey(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxKey+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxKey {
-		return nil, fmt.Errorf("%s: more than %d bytes; a key is a few dozen", path, maxKey)
-	}
-	return b, nil
 }

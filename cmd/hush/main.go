@@ -1,8 +1,9 @@
 // Command hush is a PID-1 entrypoint for containers that resolves secret
 // references into the environment (or files) of one child process.
 //
-// main only parses options and wires the pieces: shim supervises the child,
-// sources reads the secrets.
+// main only parses options and wires the pieces (supervise.go, top to
+// bottom): plan decides what the child gets, sources reads the secrets,
+// shim supervises the child.
 package main
 
 import (

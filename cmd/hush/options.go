@@ -69,13 +69,33 @@ func defaultOptions() options {
 
 // option is one setting: its flag names, its HUSH_* variable and how a
 // string becomes its value. Repeatable options take comma lists in the
-// environment.
+// environment; list options take them in a flag too, and skip empty items.
 type option struct {
 	long, short string
 	isBool      bool
 	repeatable  bool
-	set         func(o *options, v string) error
-	reset       func(o *options) // clears a repeatable before flags replace the env's list
+	list        bool
+	set         func(o *options, v string) error // one item
+	reset       func(o *options)                 // clears a repeatable before flags replace the env's list
+}
+
+// apply sets one occurrence of opt, from the environment or a flag.
+func (opt option) apply(o *options, v string, fromEnv bool) error {
+	if !opt.list && !(fromEnv && opt.repeatable) {
+		if fromEnv {
+			v = strings.TrimSpace(v)
+		}
+		return opt.set(o, v)
+	}
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item == "" && opt.list {
+			continue
+		}
+		if err := opt.set(o, item); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (opt option) envName() string {
@@ -143,17 +163,12 @@ func optionTable() []option {
 				o.keepEnv = append(o.keepEnv, v)
 				return nil
 			}},
-		{long: "file-env", repeatable: true, reset: func(o *options) { o.fileEnv = nil },
+		{long: "file-env", repeatable: true, list: true, reset: func(o *options) { o.fileEnv = nil },
 			set: func(o *options, v string) error {
-				for _, p := range strings.Split(v, ",") {
-					if p = strings.TrimSpace(p); p == "" {
-						continue
-					}
-					if err := sources.ValidFileEnvPattern(p); err != nil {
-						return err
-					}
-					o.fileEnv = append(o.fileEnv, p)
+				if err := sources.ValidFileEnvPattern(v); err != nil {
+					return err
 				}
+				o.fileEnv = append(o.fileEnv, v)
 				return nil
 			}},
 		{long: "files-dir", set: func(o *options, v string) error {
@@ -168,18 +183,13 @@ func optionTable() []option {
 			o.revokeOnExit, err = parseBool(v)
 			return err
 		}},
-		{long: "listen", repeatable: true, reset: func(o *options) { o.listen = nil },
+		{long: "listen", repeatable: true, list: true, reset: func(o *options) { o.listen = nil },
 			set: func(o *options, v string) error {
-				for _, a := range strings.Split(v, ",") {
-					if a = strings.TrimSpace(a); a == "" {
-						continue
-					}
-					spec, err := shim.ParseListen(a)
-					if err != nil {
-						return err
-					}
-					o.listen = append(o.listen, spec)
+				spec, err := shim.ParseListen(v)
+				if err != nil {
+					return err
 				}
+				o.listen = append(o.listen, spec)
 				return nil
 			}},
 		{long: "ready-delay", set: durationSetter(func(o *options) *time.Duration { return &o.readyDelay })},
@@ -281,7 +291,7 @@ func (f *flagValue) Set(v string) error {
 		f.opt.reset(f.o) // flags replace the environment's list
 	}
 	f.seen = true
-	return f.opt.set(f.o, v)
+	return f.opt.apply(f.o, v, false)
 }
 
 // parseOptions merges HUSH_* variables and flags. It stops at the first
@@ -294,14 +304,8 @@ func parseOptions(args []string, getenv func(string) string) (options, []string,
 		if v == "" {
 			continue
 		}
-		values := []string{v}
-		if opt.repeatable {
-			values = strings.Split(v, ",")
-		}
-		for _, one := range values {
-			if err := opt.set(&o, strings.TrimSpace(one)); err != nil {
-				return o, nil, fmt.Errorf("%s: %w", opt.envName(), err)
-			}
+		if err := opt.apply(&o, v, true); err != nil {
+			return o, nil, fmt.Errorf("%s: %w", opt.envName(), err)
 		}
 	}
 	return parseOptionsOnto(o, args)

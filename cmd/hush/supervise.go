@@ -64,10 +64,6 @@ func supervise(ctx context.Context, sigs *shim.Signals, opts options, argv, envi
 			log.Warn("cannot mark hush non-dumpable", "err", err.Error())
 		}
 	}
-	if opts.onChange.Action == plan.ActionSignal && opts.deliver == "env" && p.EnvDelivered() {
-		log.Warn("--on-change signal cannot change environment variables of a running process; " +
-			"only secrets delivered as files (--deliver file or ?as=file) will reach the child")
-	}
 	if opts.onChange.Action == plan.ActionRolling && len(opts.listen) == 0 && opts.readyDelay == 0 {
 		log.Warn("--on-change rolling without --listen or --ready-delay: a new generation counts as ready only " +
 			"when it sends READY=1 to NOTIFY_SOCKET; otherwise every rotation ends at --ready-timeout with the old one kept")
@@ -85,7 +81,7 @@ func superviseChild(ctx context.Context, p *plan.Plan, sigs *shim.Signals, opts 
 	argv []string, user *shim.User, listeners []shim.Listener, log *slog.Logger) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	defer p.Close() // last: no goroutine can write a secret file any more
+	defer p.Close() // last: joins the backends' goroutines, then removes the secret files
 	defer wg.Wait()
 	defer cancel() // first: ends the watchers and Rotate
 

@@ -559,6 +559,18 @@ func (f *fakeInfisical) decodeBody(r *http.Request, required []string, optional 
 	return out, true
 }
 
+// credentials reads the body of a call that carries its credentials there
+// (a login, a renewal) and no Authorization header; it answers 400 itself
+// when the body is wrong.
+func (f *fakeInfisical) credentials(w http.ResponseWriter, r *http.Request, required []string, optional ...string) (map[string]string, bool) {
+	f.noAuthHeader(r)
+	body, ok := f.decodeBody(r, required, optional...)
+	if !ok {
+		f.errorBody(w, http.StatusBadRequest, "BadRequest", "invalid body")
+	}
+	return body, ok
+}
+
 func (f *fakeInfisical) noAuthHeader(r *http.Request) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		f.violate("%s: sent an Authorization header", r.URL.Path)
@@ -579,10 +591,8 @@ func (f *fakeInfisical) issue(w http.ResponseWriter) {
 }
 
 func (f *fakeInfisical) universalLogin(w http.ResponseWriter, r *http.Request) {
-	f.noAuthHeader(r)
-	body, ok := f.decodeBody(r, []string{"clientId", "clientSecret"}, "organizationSlug")
+	body, ok := f.credentials(w, r, []string{"clientId", "clientSecret"}, "organizationSlug")
 	if !ok {
-		f.errorBody(w, http.StatusBadRequest, "BadRequest", "invalid body")
 		return
 	}
 	if secret, known := f.clients[body["clientId"]]; !known || secret != body["clientSecret"] {
@@ -593,10 +603,8 @@ func (f *fakeInfisical) universalLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeInfisical) k8sLogin(w http.ResponseWriter, r *http.Request) {
-	f.noAuthHeader(r)
-	body, ok := f.decodeBody(r, []string{"identityId", "jwt"}, "organizationSlug")
+	body, ok := f.credentials(w, r, []string{"identityId", "jwt"}, "organizationSlug")
 	if !ok {
-		f.errorBody(w, http.StatusBadRequest, "BadRequest", "invalid body")
 		return
 	}
 	f.k8sJWTs = append(f.k8sJWTs, body["jwt"])
@@ -608,10 +616,8 @@ func (f *fakeInfisical) k8sLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeInfisical) renew(w http.ResponseWriter, r *http.Request) {
-	f.noAuthHeader(r)
-	body, ok := f.decodeBody(r, []string{"accessToken"})
+	body, ok := f.credentials(w, r, []string{"accessToken"})
 	if !ok {
-		f.errorBody(w, http.StatusBadRequest, "BadRequest", "invalid body")
 		return
 	}
 	t := f.tokens[body["accessToken"]]

@@ -58,6 +58,29 @@ func newWorldTLS(t *testing.T, tls bool) *world {
 	return w
 }
 
+// rotate gives DB_PASSWORD a new value.
+func (w *world) rotate() {
+	w.dbPassword = "pw-" + randomHex(8)
+	w.f.set(projectID, "dev", "/", "DB_PASSWORD", w.dbPassword)
+}
+
+// expectChild waits for the next child and checks that it got w's
+// DB_PASSWORD and none of the variables in absent (the credentials hush
+// used); it returns the child's environment.
+func (r *hushRun) expectChild(w *world, absent ...string) map[string]string {
+	r.t.Helper()
+	env := r.nextChild()
+	if env["DB_PASSWORD"] != w.dbPassword {
+		r.t.Error("wrong DB_PASSWORD")
+	}
+	for _, k := range absent {
+		if _, ok := env[k]; ok {
+			r.t.Errorf("%s reached the child", k)
+		}
+	}
+	return env
+}
+
 // universal is the environment of a run that logs in with universal auth,
 // the project and environment coming from INFISICAL_PROJECT_ID and
 // INFISICAL_ENVIRONMENT.
@@ -196,19 +219,11 @@ func TestMissingKey(t *testing.T) {
 		"API_TOKEN=ref+infisical://API_TOKEN",
 		"MISSING_FOLDER=ref+infisical://X?path=/nope",
 	))
-	if code := r.wait(); code != 125 {
-		t.Fatalf("exit status %d, want 125; output:\n%s", code, r.out.String())
-	}
-	out := r.out.String()
-	for _, want := range []string{
-		"API_TOKEN: ref+infisical://API_TOKEN: no secret API_TOKEN in project " + projectID + ", environment dev, folder /",
+	out := r.expectRefused(
+		"API_TOKEN: ref+infisical://API_TOKEN: no secret API_TOKEN in project "+projectID+", environment dev, folder /",
 		"MISSING_FOLDER: ref+infisical://X?path=/nope",
 		"HTTP 404",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	if strings.Contains(out, "DB_PASSWORD:") {
 		t.Errorf("a resolvable variable is reported:\n%s", out)
 	}
@@ -228,13 +243,7 @@ func TestAuthMethods(t *testing.T) {
 		tok := w.f.staticToken()
 		r := start(t, append(refs, "INFISICAL_API_URL="+w.f.URL(), "INFISICAL_TOKEN="+tok,
 			"INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"), "--revoke-on-exit")
-		env := r.nextChild()
-		if env["DB_PASSWORD"] != w.dbPassword {
-			t.Error("wrong DB_PASSWORD")
-		}
-		if _, ok := env["INFISICAL_TOKEN"]; ok {
-			t.Error("INFISICAL_TOKEN reached the child")
-		}
+		r.expectChild(w, "INFISICAL_TOKEN")
 		r.stop()
 		if w.f.count(epLogin) != 0 || w.f.count(epRevoke) != 0 {
 			t.Errorf("%d logins, %d revocations with a plain token (never revoked)", w.f.count(epLogin), w.f.count(epRevoke))
@@ -253,15 +262,7 @@ func TestAuthMethods(t *testing.T) {
 		// one on request.
 		r := start(t, append(refs, "INFISICAL_DOMAIN="+w.f.URL()+"/api", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN="+tok,
 			"INFISICAL_TOKEN="+other, "INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"))
-		env := r.nextChild()
-		if env["DB_PASSWORD"] != w.dbPassword {
-			t.Error("wrong DB_PASSWORD")
-		}
-		for _, k := range []string{"INFISICAL_TOKEN", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN"} {
-			if _, ok := env[k]; ok {
-				t.Errorf("%s reached the child", k)
-			}
-		}
+		r.expectChild(w, "INFISICAL_TOKEN", "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN")
 		r.stop()
 		assertNoLeak(t, r.out.String(), map[string]string{"the access token": tok, "the other token": other})
 
@@ -284,15 +285,7 @@ func TestAuthMethods(t *testing.T) {
 		r := start(t, append(refs, "INFISICAL_API_URL="+w.f.URL(),
 			"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID_FILE="+idFile, "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET_FILE="+secretFile,
 			"INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"))
-		env := r.nextChild()
-		if env["DB_PASSWORD"] != w.dbPassword {
-			t.Error("wrong DB_PASSWORD")
-		}
-		for _, k := range []string{"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID_FILE", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET_FILE"} {
-			if _, ok := env[k]; ok {
-				t.Errorf("%s reached the child", k)
-			}
-		}
+		r.expectChild(w, "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID_FILE", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET_FILE")
 		r.stop()
 		assertNoLeak(t, r.out.String(), w.secrets())
 	})
@@ -307,15 +300,7 @@ func TestAuthMethods(t *testing.T) {
 		r := start(t, append(refs, "INFISICAL_API_URL="+w.f.URL(),
 			"INFISICAL_KUBERNETES_IDENTITY_ID="+k8sIdentity, "INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH="+jwtFile,
 			"INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"))
-		env := r.nextChild()
-		if env["DB_PASSWORD"] != w.dbPassword {
-			t.Error("wrong DB_PASSWORD")
-		}
-		for _, k := range []string{"INFISICAL_KUBERNETES_IDENTITY_ID", "INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH"} {
-			if _, ok := env[k]; ok {
-				t.Errorf("%s reached the child", k)
-			}
-		}
+		r.expectChild(w, "INFISICAL_KUBERNETES_IDENTITY_ID", "INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH")
 		r.stop()
 		if w.f.count(epK8s) != 1 {
 			t.Errorf("%d Kubernetes logins", w.f.count(epK8s))
@@ -331,13 +316,7 @@ func TestAuthMethods(t *testing.T) {
 		r := start(t, append(refs, "INFISICAL_API_URL="+w.f.URL(),
 			"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID="+clientID, "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET="+bad,
 			"INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"))
-		if code := r.wait(); code != 125 {
-			t.Fatalf("exit status %d", code)
-		}
-		out := r.out.String()
-		if !strings.Contains(out, "universal auth login: HTTP 401: Invalid credentials") {
-			t.Errorf("output:\n%s", out)
-		}
+		out := r.expectRefused("universal auth login: HTTP 401: Invalid credentials")
 		// 4xx is never retried.
 		if n := w.f.count(epLogin); n != 1 {
 			t.Errorf("%d login attempts", n)
@@ -352,12 +331,7 @@ func TestAuthMethods(t *testing.T) {
 		w.f.expireTokens()
 		r := start(t, append(refs, "INFISICAL_API_URL="+w.f.URL(), "INFISICAL_TOKEN="+tok,
 			"INFISICAL_PROJECT_ID="+projectID, "INFISICAL_ENVIRONMENT=dev"))
-		if code := r.wait(); code != 125 {
-			t.Fatalf("exit status %d", code)
-		}
-		if out := r.out.String(); !strings.Contains(out, "HTTP 401") || !strings.Contains(out, "cannot be renewed") {
-			t.Errorf("output:\n%s", out)
-		}
+		r.expectRefused("HTTP 401", "cannot be renewed")
 		if n := w.f.count(epList); n != 1 {
 			t.Errorf("%d list calls", n)
 		}
@@ -418,11 +392,8 @@ func TestRotationWithETag(t *testing.T) {
 	r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"), watchArgs...)
 	r.nextChild()
 	waitFor(t, "304 answers", func() bool { return w.f.count(epNotMod) >= 2 })
-	w.dbPassword = "pw-" + randomHex(8)
-	w.f.set(projectID, "dev", "/", "DB_PASSWORD", w.dbPassword)
-	if env := r.nextChild(); env["DB_PASSWORD"] != w.dbPassword {
-		t.Error("wrong rotated DB_PASSWORD")
-	}
+	w.rotate()
+	r.expectChild(w)
 	notMod := w.f.count(epNotMod)
 	waitFor(t, "304 answers after the change", func() bool { return w.f.count(epNotMod) >= notMod+2 })
 	benchRow(t, "1 variable in 1 folder, server sends an ETag", fmt.Sprintf("each poll is one list call with If-None-Match; %d of %d list calls were answered 304 Not Modified",
@@ -446,11 +417,8 @@ func TestTokenExpiryMidWatch(t *testing.T) {
 	waitFor(t, "a new login", func() bool { return w.f.count(epLogin) == 2 })
 	polls := r.lines(logPolled)
 	waitFor(t, "polls after the new login", func() bool { return r.lines(logPolled) >= polls+2 })
-	w.dbPassword = "pw-" + randomHex(8)
-	w.f.set(projectID, "dev", "/", "DB_PASSWORD", w.dbPassword)
-	if env := r.nextChild(); env["DB_PASSWORD"] != w.dbPassword {
-		t.Error("wrong rotated DB_PASSWORD")
-	}
+	w.rotate()
+	r.expectChild(w)
 	r.stop()
 	if n := w.f.count(epRejected); n != 1 {
 		t.Errorf("%d requests with a dead token", n)
@@ -577,11 +545,8 @@ func TestOutageKeepsChild(t *testing.T) {
 	if n := r.children(); n != 1 {
 		t.Fatalf("%d children during the outage", n)
 	}
-	w.dbPassword = "pw-" + randomHex(8)
-	w.f.set(projectID, "dev", "/", "DB_PASSWORD", w.dbPassword)
-	if env := r.nextChild(); env["DB_PASSWORD"] != w.dbPassword {
-		t.Error("wrong rotated DB_PASSWORD")
-	}
+	w.rotate()
+	r.expectChild(w)
 	r.stop()
 	out := r.out.String()
 	if !strings.Contains(out, "HTTP 503") || !strings.Contains(out, "no answer within 300ms") {
@@ -598,9 +563,7 @@ func TestStartupRetries(t *testing.T) {
 		w := newWorld(t)
 		w.f.fail(http.StatusBadGateway, 2, epLogin)
 		r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"))
-		if env := r.nextChild(); env["DB_PASSWORD"] != w.dbPassword {
-			t.Error("wrong DB_PASSWORD")
-		}
+		r.expectChild(w)
 		r.stop()
 		if n := w.f.count(epLogin); n != 3 {
 			t.Errorf("%d login attempts, want 3", n)
@@ -608,9 +571,7 @@ func TestStartupRetries(t *testing.T) {
 		w2 := newWorld(t)
 		w2.f.fail(http.StatusInternalServerError, 2, epList)
 		r2 := start(t, w2.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"))
-		if env := r2.nextChild(); env["DB_PASSWORD"] != w2.dbPassword {
-			t.Error("wrong DB_PASSWORD")
-		}
+		r2.expectChild(w2)
 		r2.stop()
 		if n := w2.f.count(epList); n != 3 {
 			t.Errorf("%d list attempts, want 3", n)
@@ -621,14 +582,8 @@ func TestStartupRetries(t *testing.T) {
 		w := newWorld(t)
 		w.f.fail(http.StatusForbidden, -1, epList)
 		r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD", "API=ref+infisical://CONFIG#/api/key"))
-		if code := r.wait(); code != 125 {
-			t.Fatalf("exit status %d", code)
-		}
-		out := r.out.String()
-		if !strings.Contains(out, "DB_PASSWORD: ref+infisical://DB_PASSWORD: listing secrets (project "+projectID+
-			", environment dev, folder /): HTTP 403: injected failure") {
-			t.Errorf("output:\n%s", out)
-		}
+		out := r.expectRefused("DB_PASSWORD: ref+infisical://DB_PASSWORD: listing secrets (project " + projectID +
+			", environment dev, folder /): HTTP 403: injected failure")
 		if n := w.f.count(epList); n != 1 {
 			t.Errorf("%d list attempts", n)
 		}
@@ -645,12 +600,7 @@ func TestNotJSON(t *testing.T) {
 	w.f.proxyPage(1)
 	r := start(t, []string{"INFISICAL_API_URL=" + w.f.URL(), "INFISICAL_TOKEN=" + tok,
 		"SENTRY_DSN=ref+infisical://DB_PASSWORD?optional=true&project_id=" + projectID + "&environment=dev"})
-	if code := r.wait(); code != 125 {
-		t.Fatalf("exit status %d; output:\n%s", code, r.out.String())
-	}
-	if out := r.out.String(); !strings.Contains(out, `the answer is not JSON (Content-Type "text/html; charset=utf-8")`) {
-		t.Errorf("output:\n%s", out)
-	}
+	r.expectRefused(`the answer is not JSON (Content-Type "text/html; charset=utf-8")`)
 }
 
 // A server that accepts connections but never answers cannot hold hush
@@ -660,13 +610,7 @@ func TestStalledServerAtStartup(t *testing.T) {
 	w := newWorld(t)
 	w.f.stall()
 	r := start(t, w.universal("DB_PASSWORD=ref+infisical://DB_PASSWORD"), "--startup-timeout", "1s")
-	if code := r.wait(); code != 125 {
-		t.Fatalf("exit status %d; output:\n%s", code, r.out.String())
-	}
-	out := r.out.String()
-	if !strings.Contains(out, "DB_PASSWORD: ref+infisical://DB_PASSWORD:") || !strings.Contains(out, "deadline exceeded") {
-		t.Errorf("output:\n%s", out)
-	}
+	out := r.expectRefused("DB_PASSWORD: ref+infisical://DB_PASSWORD:", "deadline exceeded")
 	if r.children() != 0 {
 		t.Error("a child was started")
 	}
@@ -689,12 +633,7 @@ func TestCustomCA(t *testing.T) {
 		}, extra...)
 	}
 	r := start(t, env())
-	if code := r.wait(); code != 125 {
-		t.Fatalf("exit status %d", code)
-	}
-	if out := r.out.String(); !strings.Contains(out, "certificate") {
-		t.Errorf("output:\n%s", out)
-	}
+	r.expectRefused("certificate")
 	if n := r.lines("retrying"); n != 0 {
 		t.Errorf("a certificate error was retried")
 	}
@@ -703,13 +642,7 @@ func TestCustomCA(t *testing.T) {
 	cert := w.f.srv.Certificate()
 	writeFile(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
 	r = start(t, env("HUSH_INFISICAL_CA_CERT="+caFile))
-	got := r.nextChild()
-	if got["DB_PASSWORD"] != w.dbPassword {
-		t.Error("wrong DB_PASSWORD")
-	}
-	if _, ok := got["HUSH_INFISICAL_CA_CERT"]; ok {
-		t.Error("HUSH_INFISICAL_CA_CERT reached the child")
-	}
+	r.expectChild(w, "HUSH_INFISICAL_CA_CERT")
 	r.stop()
 	assertNoLeak(t, r.out.String(), w.secrets())
 }

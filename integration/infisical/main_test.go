@@ -149,6 +149,22 @@ func (r *hushRun) wait() int {
 	return r.cmd.ProcessState.ExitCode()
 }
 
+// expectRefused waits for hush to exit 125 (it could not start the child)
+// and checks that its output holds each of wants; it returns the output.
+func (r *hushRun) expectRefused(wants ...string) string {
+	r.t.Helper()
+	if code := r.wait(); code != 125 {
+		r.t.Fatalf("exit status %d, want 125; output:\n%s", code, r.out.String())
+	}
+	out := r.out.String()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			r.t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	return out
+}
+
 // stop sends SIGTERM (like docker stop) and waits for the exit.
 func (r *hushRun) stop() int {
 	r.t.Helper()

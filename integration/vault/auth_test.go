@@ -27,6 +27,19 @@ path "secret/metadata/auth-%[1]s/*" { capabilities = ["read"] }
 
 func (f authFixture) ref() string { return "S=ref+vault://" + f.path + "#/v" }
 
+// expectNewVersion writes a new value of f's secret and checks that the
+// watch brings it to the running child, whose second line is S=value then
+// rest, and that hush prints no value.
+func (r *hushRun) expectNewVersion(f authFixture, out, rest string) {
+	r.t.Helper()
+	next := "next-" + randomHex(8)
+	shared.kvPut(r.t, f.path, map[string]any{"v": next})
+	if got := r.waitLines(out, 2); got[1] != "S="+next+rest {
+		r.t.Errorf("child saw %q", got[1])
+	}
+	r.checkNoLeak([]string{next})
+}
+
 var approleOnce sync.Once
 
 // approleRole creates an AppRole role with the fixture's policy and returns
@@ -54,32 +67,56 @@ func secretID(t *testing.T, role string, wrapped bool) string {
 	return out["wrap_info"].(map[string]any)["token"].(string)
 }
 
-// AppRole login with a plain and a response-wrapped secret id; the
-// variables hush used are not in the child's environment.
-func TestAppRole(t *testing.T) {
-	t.Parallel()
+// appRole is an AppRole role with a fixture's policy and a secret id for
+// it: the wrapping token of one when wrapped.
+type appRole struct {
+	roleID, secretID string
+	wrapped          bool
+}
+
+func newAppRole(t *testing.T, f authFixture, ttl, maxTTL string, wrapped bool) appRole {
+	t.Helper()
+	name, roleID := approleRole(t, f, ttl, maxTTL)
+	return appRole{roleID: roleID, secretID: secretID(t, name, wrapped), wrapped: wrapped}
+}
+
+// env is hush's environment to read f's secret after logging in with a:
+// the secret id in a file, newline-terminated as a shell leaves it; extra
+// is added.
+func (a appRole) env(t *testing.T, f authFixture, extra ...string) []string {
+	return append(append(baseEnv(), "VAULT_ADDR="+shared.addr, f.ref(),
+		"HUSH_VAULT_ROLE_ID="+a.roleID,
+		"HUSH_VAULT_SECRET_ID_FILE="+writeFile(t, "secret-id", a.secretID+"\n"),
+		fmt.Sprintf("HUSH_VAULT_SECRET_ID_WRAPPED=%v", a.wrapped)), extra...)
+}
+
+// secrets are what hush must never print.
+func (a appRole) secrets(f authFixture) []string { return []string{f.value, a.secretID, a.roleID} }
+
+// eachSecretID runs test with a plain and with a response-wrapped secret
+// id, each in a parallel subtest with a fixture of its own.
+func eachSecretID(t *testing.T, test func(t *testing.T, f authFixture, a appRole)) {
 	for _, wrapped := range []bool{false, true} {
 		t.Run(fmt.Sprintf("wrapped=%v", wrapped), func(t *testing.T) {
 			t.Parallel()
 			f := newAuthFixture(t)
-			role, roleID := approleRole(t, f, "1h", "2h")
-			sid := secretID(t, role, wrapped)
-			env := append(baseEnv(), "VAULT_ADDR="+shared.addr, f.ref(),
-				"HUSH_VAULT_ROLE_ID="+roleID,
-				"HUSH_VAULT_SECRET_ID_FILE="+writeFile(t, "secret-id", sid+"\n"),
-				fmt.Sprintf("HUSH_VAULT_SECRET_ID_WRAPPED=%v", wrapped))
-			out := childFile(t)
-			r := startHush(t, env, []string{f.value, sid, roleID}, shortChild(out, "S", "HUSH_VAULT_ROLE_ID", "HUSH_VAULT_SECRET_ID_FILE", "VAULT_TOKEN")...)
-			r.expectExit(0)
-			want := "S=" + f.value + " HUSH_VAULT_ROLE_ID=<unset> HUSH_VAULT_SECRET_ID_FILE=<unset> VAULT_TOKEN=<unset>"
-			if got := lines(out); len(got) != 1 || got[0] != want {
-				t.Errorf("child saw %q, want %q", got, want)
-			}
-			if r.countLog("logged in to Vault method=approle") != 1 {
-				t.Errorf("expected one AppRole login:\n%s", r.stderr)
-			}
+			test(t, f, newAppRole(t, f, "1h", "2h", wrapped))
 		})
 	}
+}
+
+// AppRole login with a plain and a response-wrapped secret id; the
+// variables hush used are not in the child's environment.
+func TestAppRole(t *testing.T) {
+	t.Parallel()
+	eachSecretID(t, func(t *testing.T, f authFixture, a appRole) {
+		out := childFile(t)
+		r := startHush(t, a.env(t, f), a.secrets(f), shortChild(out, "S", "HUSH_VAULT_ROLE_ID", "HUSH_VAULT_SECRET_ID_FILE", "VAULT_TOKEN")...)
+		r.expectChildSaw(out, "S="+f.value+" HUSH_VAULT_ROLE_ID=<unset> HUSH_VAULT_SECRET_ID_FILE=<unset> VAULT_TOKEN=<unset>")
+		if r.countLog("logged in to Vault method=approle") != 1 {
+			t.Errorf("expected one AppRole login:\n%s", r.stderr)
+		}
+	})
 }
 
 // A wrong secret id: exit 125, the login failure named, no secret shown.
@@ -105,10 +142,7 @@ func TestTokenFile(t *testing.T) {
 	env := append(baseEnv(), "VAULT_ADDR="+shared.addr, f.ref(), "HUSH_VAULT_TOKEN_FILE="+writeFile(t, "token", tok+"\n"))
 	out := childFile(t)
 	r := startHush(t, env, []string{f.value, tok}, shortChild(out, "S", "HUSH_VAULT_TOKEN_FILE")...)
-	r.expectExit(0)
-	if got := lines(out); len(got) != 1 || got[0] != "S="+f.value+" HUSH_VAULT_TOKEN_FILE=<unset>" {
-		t.Errorf("child saw %q", got)
-	}
+	r.expectChildSaw(out, "S="+f.value+" HUSH_VAULT_TOKEN_FILE=<unset>")
 }
 
 // A short-lived VAULT_TOKEN is renewed while hush runs: after three
@@ -122,12 +156,7 @@ func TestTokenRenewal(t *testing.T) {
 	r := startHush(t, env, []string{f.value, tok}, args(fastWatch, longChild(out, "S"))...)
 	r.waitLines(out, 1)
 	r.eventually("three token renewals", func() bool { return r.countLog("renewed hush's Vault token") >= 3 })
-	next := "next-" + randomHex(8)
-	shared.kvPut(t, f.path, map[string]any{"v": next})
-	if got := r.waitLines(out, 2); got[1] != "S="+next {
-		t.Errorf("child saw %q", got[1])
-	}
-	r.checkNoLeak([]string{next})
+	r.expectNewVersion(f, out, "")
 }
 
 // A token that reaches its max TTL is replaced by a new AppRole login
@@ -136,25 +165,20 @@ func TestTokenRenewal(t *testing.T) {
 func TestReloginAtMaxTTL(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
-	role, roleID := approleRole(t, f, "3s", "6s")
-	sid := secretID(t, role, true)
+	a := newAppRole(t, f, "3s", "6s", true)
+	// A secret id file without a newline, and "1" for true.
 	env := append(baseEnv(), "VAULT_ADDR="+shared.addr, f.ref(),
-		"HUSH_VAULT_ROLE_ID="+roleID,
-		"HUSH_VAULT_SECRET_ID_FILE="+writeFile(t, "secret-id", sid),
+		"HUSH_VAULT_ROLE_ID="+a.roleID,
+		"HUSH_VAULT_SECRET_ID_FILE="+writeFile(t, "secret-id", a.secretID),
 		"HUSH_VAULT_SECRET_ID_WRAPPED=1")
 	out := childFile(t)
-	r := startHush(t, env, []string{f.value, sid, roleID}, args(fastWatch, longChild(out, "S"))...)
+	r := startHush(t, env, a.secrets(f), args(fastWatch, longChild(out, "S"))...)
 	r.waitLines(out, 1)
 	r.eventually("two new logins", func() bool { return r.countLog("renewed hush's Vault credentials") >= 2 })
-	next := "next-" + randomHex(8)
-	shared.kvPut(t, f.path, map[string]any{"v": next})
-	if got := r.waitLines(out, 2); got[1] != "S="+next {
-		t.Errorf("child saw %q", got[1])
-	}
+	r.expectNewVersion(f, out, "")
 	if n := r.countLog("cannot log in to Vault again"); n != 0 {
 		t.Errorf("%d failed logins:\n%s", n, r.stderr)
 	}
-	r.checkNoLeak([]string{next})
 }
 
 // replaceFile swaps a file's content by rename, as the kubelet does.
@@ -175,24 +199,11 @@ func replaceFile(t *testing.T, path, content string) {
 // which vault/api would otherwise all wrap; the child still sees it.
 func TestWrapTTLChangesNothing(t *testing.T) {
 	t.Parallel()
-	for _, wrapped := range []bool{false, true} {
-		t.Run(fmt.Sprintf("wrapped=%v", wrapped), func(t *testing.T) {
-			t.Parallel()
-			f := newAuthFixture(t)
-			role, roleID := approleRole(t, f, "1h", "2h")
-			sid := secretID(t, role, wrapped)
-			env := append(baseEnv(), "VAULT_ADDR="+shared.addr, f.ref(), "VAULT_WRAP_TTL=60s",
-				"HUSH_VAULT_ROLE_ID="+roleID,
-				"HUSH_VAULT_SECRET_ID_FILE="+writeFile(t, "secret-id", sid+"\n"),
-				fmt.Sprintf("HUSH_VAULT_SECRET_ID_WRAPPED=%v", wrapped))
-			out := childFile(t)
-			r := startHush(t, env, []string{f.value, sid, roleID}, shortChild(out, "S", "VAULT_WRAP_TTL")...)
-			r.expectExit(0)
-			if got := lines(out); len(got) != 1 || got[0] != "S="+f.value+" VAULT_WRAP_TTL=60s" {
-				t.Errorf("child saw %q", got)
-			}
-		})
-	}
+	eachSecretID(t, func(t *testing.T, f authFixture, a appRole) {
+		out := childFile(t)
+		r := startHush(t, a.env(t, f, "VAULT_WRAP_TTL=60s"), a.secrets(f), shortChild(out, "S", "VAULT_WRAP_TTL")...)
+		r.expectChildSaw(out, "S="+f.value+" VAULT_WRAP_TTL=60s")
+	})
 }
 
 // An environment written for vals logs in unchanged: VAULT_AUTH_METHOD,
@@ -201,17 +212,12 @@ func TestWrapTTLChangesNothing(t *testing.T) {
 func TestValsAuthVariables(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
-	role, roleID := approleRole(t, f, "1h", "2h")
-	sid := secretID(t, role, false)
+	a := newAppRole(t, f, "1h", "2h", false)
 	env := append(baseEnv(), "VAULT_ADDR="+shared.addr, f.ref(),
-		"VAULT_AUTH_METHOD=approle", "VAULT_ROLE_ID="+roleID, "VAULT_SECRET_ID="+sid)
+		"VAULT_AUTH_METHOD=approle", "VAULT_ROLE_ID="+a.roleID, "VAULT_SECRET_ID="+a.secretID)
 	out := childFile(t)
-	r := startHush(t, env, []string{f.value, sid, roleID}, shortChild(out, "S", "VAULT_AUTH_METHOD", "VAULT_ROLE_ID", "VAULT_SECRET_ID")...)
-	r.expectExit(0)
-	want := "S=" + f.value + " VAULT_AUTH_METHOD=<unset> VAULT_ROLE_ID=<unset> VAULT_SECRET_ID=<unset>"
-	if got := lines(out); len(got) != 1 || got[0] != want {
-		t.Errorf("child saw %q, want %q", got, want)
-	}
+	r := startHush(t, env, a.secrets(f), shortChild(out, "S", "VAULT_AUTH_METHOD", "VAULT_ROLE_ID", "VAULT_SECRET_ID")...)
+	r.expectChildSaw(out, "S="+f.value+" VAULT_AUTH_METHOD=<unset> VAULT_ROLE_ID=<unset> VAULT_SECRET_ID=<unset>")
 	if r.countLog("logged in to Vault method=approle") != 1 {
 		t.Errorf("expected one AppRole login:\n%s", r.stderr)
 	}

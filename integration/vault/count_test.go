@@ -64,10 +64,7 @@ func TestRequestCountAtStartup(t *testing.T) {
 	env := append(append(baseEnv(), "VAULT_ADDR="+shared.addr, "VAULT_TOKEN="+f.token), f.env...)
 	out := childFile(t)
 	r := startHush(t, env, append(f.values, f.token), shortChild(out, "V_1_1", "V_5_4")...)
-	r.expectExit(0)
-	if got := lines(out); len(got) != 1 || got[0] != fmt.Sprintf("V_1_1=%s V_5_4=%s", f.values[0], f.values[19]) {
-		t.Fatalf("child saw %q", got)
-	}
+	r.expectChildSaw(out, fmt.Sprintf("V_1_1=%s V_5_4=%s", f.values[0], f.values[19]))
 	reqs := f.requests(t)
 	dataPrefix := "secret/data/count-" + strings.TrimPrefix(f.display, "count-") + "/"
 	for p := 1; p <= 5; p++ {
@@ -131,10 +128,7 @@ func TestDeclaredKVMounts(t *testing.T) {
 	env := append(append(baseEnv(), "VAULT_ADDR="+shared.addr, "VAULT_TOKEN="+f.token, "HUSH_VAULT_KV_MOUNTS=secret=2"), f.env...)
 	out := childFile(t)
 	r := startHush(t, env, append(f.values, f.token), shortChild(out, "V_1_1", "V_5_4", "HUSH_VAULT_KV_MOUNTS")...)
-	r.expectExit(0)
-	if got := lines(out); len(got) != 1 || got[0] != fmt.Sprintf("V_1_1=%s V_5_4=%s HUSH_VAULT_KV_MOUNTS=<unset>", f.values[0], f.values[19]) {
-		t.Fatalf("child saw %q", got)
-	}
+	r.expectChildSaw(out, fmt.Sprintf("V_1_1=%s V_5_4=%s HUSH_VAULT_KV_MOUNTS=<unset>", f.values[0], f.values[19]))
 	reqs := f.requests(t)
 	if n := count(reqs, func(r auditRequest) bool { return strings.HasPrefix(r.Path, "sys/internal/ui/mounts") }); n != 0 {
 		t.Errorf("%d mount lookups for a declared mount", n)

@@ -138,13 +138,12 @@ func TestRevokeOnExit(t *testing.T) {
 	t.Run("approle", func(t *testing.T) {
 		f := authFixture{policy: "dbread-" + randomHex(4)}
 		shared.policy(t, f.policy, `path "`+mount+`/creds/app" { capabilities = ["read"] }`)
-		role, roleID := approleRole(t, f, "1h", "2h")
-		sid := secretID(t, role, false)
+		a := newAppRole(t, f, "1h", "2h", false)
 		env := append(baseEnv(), "VAULT_ADDR="+shared.addr,
 			"DB_USER=ref+vault://"+mount+"/creds/app#/username", "DB_PASS=ref+vault://"+mount+"/creds/app#/password",
-			"HUSH_VAULT_ROLE_ID="+roleID, "HUSH_VAULT_SECRET_ID_FILE="+writeFile(t, "sid", sid))
+			"HUSH_VAULT_ROLE_ID="+a.roleID, "HUSH_VAULT_SECRET_ID_FILE="+writeFile(t, "sid", a.secretID))
 		out := childFile(t)
-		r := startHush(t, env, []string{sid, pg.password}, args([]string{"--revoke-on-exit"}, dbChild(out, false))...)
+		r := startHush(t, env, []string{a.secretID, pg.password}, args([]string{"--revoke-on-exit"}, dbChild(out, false))...)
 		r.expectExit(0)
 		l := parseDBLine(t, r.waitLines(out, 1)[0])
 		// Revoking a token revokes its leases in the background.

@@ -198,6 +198,16 @@ func shortChild(out string, vars ...string) []string {
 	return []string{"sh", "-c", recordScript(out, vars...)}
 }
 
+// expectChildSaw waits for hush to exit 0 and checks that its shortChild
+// recorded exactly the line want in out.
+func (r *hushRun) expectChildSaw(out, want string) {
+	r.t.Helper()
+	r.expectExit(0)
+	if got := lines(out); len(got) != 1 || got[0] != want {
+		r.t.Fatalf("child saw\n%q\nwant\n%q", got, want)
+	}
+}
+
 func recordScript(out string, vars ...string) string {
 	var parts []string
 	for _, v := range vars {

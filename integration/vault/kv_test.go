@@ -68,11 +68,7 @@ func TestKVWholeDocumentAndKeepEnv(t *testing.T) {
 	out := childFile(t)
 	env := append(shared.env(), "DOC=ref+vault://secret/whole-"+id)
 	r := startHush(t, env, []string{pw, shared.token}, args([]string{"--keep-env", "VAULT_TOKEN"}, shortChild(out, "DOC", "VAULT_TOKEN"))...)
-	r.expectExit(0)
-	want := fmt.Sprintf(`DOC={"a":"x","b":"%s"} VAULT_TOKEN=%s`, pw, shared.token)
-	if got := lines(out); len(got) != 1 || got[0] != want {
-		t.Errorf("child saw %q, want %q", got, want)
-	}
+	r.expectChildSaw(out, fmt.Sprintf(`DOC={"a":"x","b":"%s"} VAULT_TOKEN=%s`, pw, shared.token))
 }
 
 // Every failure is exit 125 before anything starts, naming the variable and
@@ -118,10 +114,7 @@ func TestKVErrors(t *testing.T) {
 		env := append(shared.env(), "X=ref+vault://secret/no-such-"+randomHex(4)+"?optional=true#/a",
 			"Y=ref+vault://"+f.v2+"?optional=true#/nokey")
 		r := startHush(t, env, f.secretsToCheck, shortChild(out, "X")...)
-		r.expectExit(0)
-		if got := lines(out); len(got) != 1 || got[0] != "X=<unset>" {
-			t.Errorf("child saw %q", got)
-		}
+		r.expectChildSaw(out, "X=<unset>")
 	})
 }
 

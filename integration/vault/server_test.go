@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hushinit/hush/integration/vault/internal/audit"
+	"github.com/hushinit/hush/integration/vault/internal/devvault"
 )
 
 // vaultServer is one `vault server -dev` on a loopback port: in memory,
@@ -100,14 +100,8 @@ func (v *vaultServer) stop() {
 	<-v.done
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort is a loopback TCP port nobody listens on right now.
+var freePort = devvault.FreePort
 
 // api calls Vault's HTTP API with the root token (or the token given in
 // headers) and returns the decoded answer.

@@ -23,9 +23,5 @@ func TestKVYAMLField(t *testing.T) {
 		"C=ref+vault://"+path+"#/json/db/password",
 	)
 	r := startHush(t, env, []string{pw, shared.token}, shortChild(out, "A", "B", "C")...)
-	r.expectExit(0)
-	want := fmt.Sprintf(`A=%s B=5432 C=%s`, pw, pw)
-	if got := lines(out); len(got) != 1 || got[0] != want {
-		t.Errorf("child saw %q, want %q", got, want)
-	}
+	r.expectChildSaw(out, fmt.Sprintf(`A=%s B=5432 C=%s`, pw, pw))
 }

@@ -18,16 +18,20 @@ import (
 	"strings"
 
 	"github.com/hushinit/hush/sources"
+	"github.com/hushinit/hush/sources/internal/background"
 )
 
 // Name is the backend name in references.
 const Name = "file"
 
-// Backend reads secrets from files. It holds no state beyond the directory
-// relative paths are resolved against, so it is safe for concurrent use.
+// Backend reads secrets from files. It holds the directory relative paths
+// are resolved against and its watches; it is safe for concurrent use.
 type Backend struct {
 	workDir string
+	watches background.Group
 }
+
+var _ sources.Watcher = (*Backend)(nil)
 
 // New returns a file backend resolving relative paths against workDir, which
 // should be absolute (hush's working directory at start). An empty workDir

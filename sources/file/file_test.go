@@ -151,11 +151,11 @@ func TestReadKubernetesLayout(t *testing.T) {
 
 	// Through the resolver, with a pointer, as cmd/hush will do it.
 	r := &sources.Resolver{Backends: map[string]sources.Backend{file.Name: b}}
-	ref, err := sources.ParseRef("ref+file://" + filepath.Join(vol, "config.json") + "#/db/user")
+	_, reqs, err := sources.Scan([]string{"DB_USER=ref+file://" + filepath.Join(vol, "config.json") + "#/db/user"}, sources.ScanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := r.Resolve(context.Background(), []sources.Request{{Name: "DB_USER", Ref: ref}}, sources.ResolveOptions{})
+	vals, err := r.Resolve(context.Background(), reqs, sources.ResolveOptions{})
 	if err != nil || string(vals[0].Secret.Bytes()) != "app" {
 		t.Fatalf("Resolve = %v, %v", vals, err)
 	}

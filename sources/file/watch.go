@@ -2,6 +2,7 @@ package file
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -55,8 +56,17 @@ func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sourc
 		stale:   map[sources.GroupKey]bool{},
 	}
 	fw.sync()
-	go fw.loop(ctx)
+	if !b.watches.Go(ctx, fw.loop) {
+		w.Close()
+		return errors.New("the file backend is closed")
+	}
 	return nil
+}
+
+// Close implements sources.Closer: it ends every watch and waits for its
+// goroutine.
+func (b *Backend) Close(ctx context.Context) error {
+	return b.watches.Stop(ctx)
 }
 
 type fileWatch struct {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hushinit/hush/sources"
+	"github.com/hushinit/hush/sources/internal/background"
 	"github.com/hushinit/hush/sources/internal/remote"
 )
 
@@ -65,9 +66,11 @@ type client struct {
 	tok      *token
 	used     bool // credentials were read to log in: report them for scrubbing
 	// keepCtx is set once the backend is watched: from the first token on,
-	// keepAlive renews it until keepCtx ends. keeping: keepAlive runs.
-	keepCtx context.Context
-	keeping bool
+	// keepAlive renews it until keepCtx ends or the backend's routines
+	// stop. keeping: keepAlive runs.
+	keepCtx  context.Context
+	keeping  bool
+	routines *background.Group // the backend's
 }
 
 // token is an access token and what is known of its lifetime.
@@ -79,7 +82,7 @@ type token struct {
 	fromLogin bool          // hush created it, so hush may revoke it
 }
 
-func newClient(s *settings, log *slog.Logger) *client {
+func newClient(s *settings, log *slog.Logger, routines *background.Group) *client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}
 	t.MaxIdleConnsPerHost = 4
@@ -89,7 +92,7 @@ func newClient(s *settings, log *slog.Logger) *client {
 	// client secret, the JWT) and net/http would send the bearer token to
 	// another port of the same host, or over plain HTTP.
 	hc := &http.Client{Transport: t, CheckRedirect: remote.SameOrigin(maxRedirects)}
-	return &client{s: s, log: log, http: hc, authLock: remote.NewGate()}
+	return &client{s: s, log: log, http: hc, authLock: remote.NewGate(), routines: routines}
 }
 
 // callError is a failed call, described without any credential or value.
@@ -458,8 +461,7 @@ func (c *client) startKeepAlive(ctx context.Context) {
 	if c.keepCtx == nil || c.keeping || c.tok == nil || c.tok.ttl <= 0 || !c.s.auth.renewable() {
 		return
 	}
-	c.keeping = true
-	go c.keepAlive(c.keepCtx)
+	c.keeping = c.routines.Go(c.keepCtx, c.keepAlive) // refused once the backend is closed
 }
 
 func (c *client) current() *token {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hushinit/hush/sources"
+	"github.com/hushinit/hush/sources/internal/background"
 )
 
 // These tests pin the exact requests hush sends, byte for byte where the
@@ -82,7 +83,18 @@ func testClient(t *testing.T, ws *wireServer, kv ...string) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newClient(s, slog.New(slog.DiscardHandler))
+	return newClient(s, slog.New(slog.DiscardHandler), new(background.Group))
+}
+
+// checkGet checks that r is a GET of path with exactly query.
+func checkGet(t *testing.T, r seen, path, query string) {
+	t.Helper()
+	if r.method != http.MethodGet || r.path != path {
+		t.Errorf("%s %s, want GET %s", r.method, r.path, path)
+	}
+	if r.rawQuery != query {
+		t.Errorf("query\n %s\nwant\n %s", r.rawQuery, query)
+	}
 }
 
 func checkHeaders(t *testing.T, r seen, bearer string, json bool) {
@@ -129,13 +141,8 @@ func TestWireList(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := ws.last(t)
-	if r.method != http.MethodGet || r.path != "/api/v3/secrets/raw" {
-		t.Errorf("%s %s", r.method, r.path)
-	}
 	// Every parameter, sorted, workspaceSlug empty: the SDK's query.
-	if want := "environment=dev&expandSecretReferences=false&include_imports=true&recursive=false&secretPath=%2F&workspaceId=p-id&workspaceSlug="; r.rawQuery != want {
-		t.Errorf("query\n %s\nwant\n %s", r.rawQuery, want)
-	}
+	checkGet(t, r, "/api/v3/secrets/raw", "environment=dev&expandSecretReferences=false&include_imports=true&recursive=false&secretPath=%2F&workspaceId=p-id&workspaceSlug=")
 	checkHeaders(t, r, "tok-123", false)
 	if r.header.Get("If-None-Match") != "" || r.body != "" {
 		t.Errorf("If-None-Match %q, body %q", r.header.Get("If-None-Match"), r.body)
@@ -158,9 +165,7 @@ func TestWireList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "environment=prod&expandSecretReferences=true&include_imports=false&recursive=false&secretPath=%2Fa+b%2Fc&workspaceId=&workspaceSlug=web"; ws.last(t).rawQuery != want {
-		t.Errorf("query\n %s\nwant\n %s", ws.last(t).rawQuery, want)
-	}
+	checkGet(t, ws.last(t), "/api/v3/secrets/raw", "environment=prod&expandSecretReferences=true&include_imports=false&recursive=false&secretPath=%2Fa+b%2Fc&workspaceId=&workspaceSlug=web")
 	if _, ok := l.values["C"]; ok {
 		t.Error("an import's secret used without include_imports")
 	}
@@ -178,22 +183,15 @@ func TestWireRetrieve(t *testing.T) {
 		t.Fatalf("%q, %v", v, err)
 	}
 	r := ws.last(t)
-	if r.method != http.MethodGet || r.path != "/api/v3/secrets/raw/DB.PASS-1" {
-		t.Errorf("%s %s", r.method, r.path)
-	}
 	// workspaceSlug only when there is no ID.
-	if want := "environment=dev&expandSecretReferences=true&include_imports=true&secretPath=%2Fapp&type=shared&version=3&workspaceId=p-id"; r.rawQuery != want {
-		t.Errorf("query\n %s\nwant\n %s", r.rawQuery, want)
-	}
+	checkGet(t, r, "/api/v3/secrets/raw/DB.PASS-1", "environment=dev&expandSecretReferences=true&include_imports=true&secretPath=%2Fapp&type=shared&version=3&workspaceId=p-id")
 	checkHeaders(t, r, "tok-123", false)
 
 	tg.Folder = folder{ProjectSlug: "web", Environment: "dev", Path: "/"}
 	if _, err := c.retrieve(context.Background(), tg, 1); err != nil {
 		t.Fatal(err)
 	}
-	if want := "environment=dev&expandSecretReferences=false&include_imports=false&secretPath=%2F&type=shared&version=3&workspaceSlug=web"; ws.last(t).rawQuery != want {
-		t.Errorf("query\n %s\nwant\n %s", ws.last(t).rawQuery, want)
-	}
+	checkGet(t, ws.last(t), "/api/v3/secrets/raw/DB.PASS-1", "environment=dev&expandSecretReferences=false&include_imports=false&secretPath=%2F&type=shared&version=3&workspaceSlug=web")
 }
 
 func TestWireAuth(t *testing.T) {

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/hushinit/hush/sources"
+	"github.com/hushinit/hush/sources/internal/background"
 )
 
 // Name is the backend name in references.
@@ -53,6 +54,8 @@ type Config struct {
 	Logger       *slog.Logger
 }
 
+var _ sources.Watcher = (*Backend)(nil)
+
 // Backend reads secrets from Infisical. It is safe for concurrent use.
 type Backend struct {
 	getenv  func(string) string
@@ -64,6 +67,8 @@ type Backend struct {
 	initMu  sync.Mutex
 	c       *client
 	keepCtx context.Context // the watch's: the token is kept alive while it lasts
+	// routines are the polls and the token's keep-alive; Close ends them.
+	routines background.Group
 
 	foldersMu sync.Mutex
 	folders   map[folder]*folderState
@@ -158,7 +163,7 @@ func (b *Backend) client() (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.c = newClient(s, b.log)
+	b.c = newClient(s, b.log, &b.routines)
 	if b.keepCtx != nil {
 		b.c.startKeepAlive(b.keepCtx)
 	}
@@ -279,11 +284,14 @@ func (b *Backend) UsedCredentials() []string {
 	return nil
 }
 
-// Close implements sources.Closer. With RevokeOnExit it revokes the access
-// token hush obtained by logging in, so that it does not outlive the
-// container; a token the user supplied is never revoked. Polls stop with
-// the context given to Watch.
+// Close implements sources.Closer. It ends the polls and the token's
+// keep-alive and waits for them; then, with RevokeOnExit, it revokes the
+// access token hush obtained by logging in, so that it does not outlive the
+// container. A token the user supplied is never revoked.
 func (b *Backend) Close(ctx context.Context) error {
+	if err := b.routines.Stop(ctx); err != nil {
+		return err
+	}
 	c := b.existingClient()
 	if c == nil || !b.revoke {
 		return nil

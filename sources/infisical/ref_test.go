@@ -16,14 +16,15 @@ func env(kv ...string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// parse goes through sources.ParseRef, as hush does, so that the test covers
+// parse goes through sources.Scan, as hush does, so that the test covers
 // what a user writes.
 func parse(t *testing.T, ref string, getenv func(string) string) (target, error) {
 	t.Helper()
-	r, err := sources.ParseRef(ref)
+	_, reqs, err := sources.Scan([]string{"X=" + ref}, sources.ScanOptions{})
 	if err != nil {
-		t.Fatalf("ParseRef(%q): %v", ref, err)
+		t.Fatalf("Scan(%q): %v", ref, err)
 	}
+	r := reqs[0].Ref
 	if r.Backend != Name {
 		t.Fatalf("backend %q", r.Backend)
 	}

@@ -3,6 +3,7 @@ package infisical
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"net/url"
 	"sort"
 	"time"
@@ -70,7 +71,9 @@ func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sourc
 		b.watch(f)
 	}
 	sort.Slice(p.order, func(i, j int) bool { return p.order[i].String() < p.order[j].String() })
-	go p.loop(ctx)
+	if !b.routines.Go(ctx, p.loop) {
+		return errors.New("the Infisical backend is closed")
+	}
 	// The token is renewed on its own schedule, not when a poll happens
 	// to need it: a poll interval longer than the token's lifetime, or a
 	// late poll, must not cost a new login.

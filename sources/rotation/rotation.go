@@ -1,7 +1,7 @@
 // Package rotation turns "this source may have changed" notices from the
 // backends' watchers into complete, validated sets of new values. It knows
-// nothing about processes: cmd/hush decides what a new set means for the
-// child (restart, signal, exit).
+// nothing about processes: package plan decides what a new set means for
+// the child (restart, roll, signal, exit).
 package rotation
 
 import (

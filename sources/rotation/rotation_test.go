@@ -57,6 +57,12 @@ func (f *fakeBackend) Watch(_ context.Context, keys []sources.GroupKey, opts sou
 	return nil
 }
 
+// Close implements sources.Closer, which every watcher is: the fake starts
+// no goroutine.
+func (f *fakeBackend) Close(context.Context) error { return nil }
+
+var _ sources.Watcher = (*fakeBackend)(nil)
+
 func (f *fakeBackend) set(path, doc string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -75,6 +81,12 @@ func (f *fakeBackend) readCount(path string) int {
 	return f.reads[path]
 }
 
+// change sets path's document and tells the controller.
+func (f *fakeBackend) change(path, doc string) {
+	f.set(path, doc)
+	f.notice(path)
+}
+
 // notice tells the controller that path may have changed.
 func (f *fakeBackend) notice(path string) {
 	f.mu.Lock()
@@ -90,39 +102,36 @@ func (plainBackend) Read(context.Context, string, url.Values) (sources.Secret, e
 	return sources.NewSecret([]byte("x")), nil
 }
 
+// requests scans NAME, REFERENCE pairs as hush scans its environment.
 func requests(t *testing.T, pairs ...string) []sources.Request {
 	t.Helper()
-	var reqs []sources.Request
+	var environ []string
 	for i := 0; i+1 < len(pairs); i += 2 {
-		ref, err := sources.ParseRef(pairs[i+1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		reqs = append(reqs, sources.Request{Name: pairs[i], Ref: ref})
+		environ = append(environ, pairs[i]+"="+pairs[i+1])
+	}
+	_, reqs, err := sources.Scan(environ, sources.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return reqs
 }
 
-// harness is a started controller running from the first read.
-type harness struct {
-	fake    *fakeBackend
-	c       *Controller
-	updates chan Update
+// prepared is a controller whose watches are in place and whose first
+// read is done, not yet running.
+type prepared struct {
+	fake   *fakeBackend
+	c      *Controller
+	first  []sources.Value
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
-// The requests every test uses: two from one JSON document (one read, one
-// group) and one from another document, in an order that interleaves them.
-func start(t *testing.T, debounce, retry time.Duration) *harness {
+// prepare starts a controller over docs and the NAME, REFERENCE pairs and
+// reads the first values. The controller stops when the test ends.
+func prepare(t *testing.T, docs map[string]string, debounce, retry time.Duration, pairs ...string) *prepared {
 	t.Helper()
-	fake := newFake(map[string]string{
-		"db":  `{"user":"u1","pass":"p1"}`,
-		"api": "k1",
-	})
-	reqs := requests(t,
-		"DB_USER", "ref+fake://db#/user",
-		"API_KEY", "ref+fake://api",
-		"DB_PASS", "ref+fake://db#/pass",
-	)
+	fake := newFake(docs)
+	reqs := requests(t, pairs...)
 	resolver := &sources.Resolver{Backends: map[string]sources.Backend{"fake": fake}}
 	c := &Controller{
 		Resolver:      resolver,
@@ -132,24 +141,37 @@ func start(t *testing.T, debounce, retry time.Duration) *harness {
 		ReadTimeout:   10 * time.Second,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	watching, err := c.Start(ctx)
 	if err != nil || !watching {
-		cancel()
 		t.Fatalf("Start = %v, %v", watching, err)
 	}
 	first, err := resolver.Resolve(ctx, reqs, sources.ResolveOptions{})
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
-	h := &harness{fake: fake, c: c, updates: make(chan Update)}
+	return &prepared{fake: fake, c: c, first: first, ctx: ctx, cancel: cancel}
+}
+
+// harness is a started controller running from the first read.
+type harness struct {
+	fake    *fakeBackend
+	c       *Controller
+	updates chan Update
+}
+
+// run runs the controller until the test ends, and checks that Run then
+// returns.
+func (p *prepared) run(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{fake: p.fake, c: p.c, updates: make(chan Update)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.Run(ctx, first, h.updates)
+		p.c.Run(p.ctx, p.first, h.updates)
 	}()
 	t.Cleanup(func() {
-		cancel()
+		p.cancel()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
@@ -157,6 +179,22 @@ func start(t *testing.T, debounce, retry time.Duration) *harness {
 		}
 	})
 	return h
+}
+
+// start runs the requests every test uses: two from one JSON document (one
+// read, one group) and one from another document, in an order that
+// interleaves them.
+func start(t *testing.T, debounce, retry time.Duration) *harness {
+	t.Helper()
+	docs := map[string]string{
+		"db":  `{"user":"u1","pass":"p1"}`,
+		"api": "k1",
+	}
+	return prepare(t, docs, debounce, retry,
+		"DB_USER", "ref+fake://db#/user",
+		"API_KEY", "ref+fake://api",
+		"DB_PASS", "ref+fake://db#/pass",
+	).run(t)
 }
 
 // next waits for an update; the bound only catches hangs.
@@ -169,6 +207,27 @@ func (h *harness) next(t *testing.T) Update {
 		t.Fatal("no update")
 		return Update{}
 	}
+}
+
+// nextChanged waits for an update and checks that it names the variables
+// in want as changed.
+func (h *harness) nextChanged(t *testing.T, want ...string) Update {
+	t.Helper()
+	u := h.next(t)
+	if !slices.Equal(u.Changed, want) {
+		t.Errorf("Changed = %v, want %v", u.Changed, want)
+	}
+	return u
+}
+
+// changeWithoutUpdate changes path's document and checks that the re-read
+// it causes gives no update.
+func (h *harness) changeWithoutUpdate(t *testing.T, path, doc string) {
+	t.Helper()
+	reads := h.fake.readCount(path)
+	h.fake.change(path, doc)
+	waitFor(t, "the re-read", func() bool { return h.fake.readCount(path) > reads })
+	h.noUpdate(t)
 }
 
 // noUpdate fails if an update is waiting to be delivered right now.
@@ -230,12 +289,8 @@ func TestChangedContentGivesOneUpdate(t *testing.T) {
 	t.Parallel()
 	h := start(t, 20*time.Millisecond, 50*time.Millisecond)
 	before := time.Now()
-	h.fake.set("db", `{"user":"u1","pass":"p2"}`)
-	h.fake.notice("db")
-	u := h.next(t)
-	if !slices.Equal(u.Changed, []string{"DB_PASS"}) {
-		t.Errorf("Changed = %v, want [DB_PASS]", u.Changed)
-	}
+	h.fake.change("db", `{"user":"u1","pass":"p2"}`)
+	u := h.nextChanged(t, "DB_PASS")
 	if !slices.Equal(names(u), []string{"DB_USER", "API_KEY", "DB_PASS"}) {
 		t.Errorf("values in order %v, want request order", names(u))
 	}
@@ -248,62 +303,31 @@ func TestChangedContentGivesOneUpdate(t *testing.T) {
 	}
 
 	// The next change is compared with the new values, not the first ones.
-	h.fake.set("db", `{"user":"u2","pass":"p2"}`)
-	h.fake.notice("db")
-	u = h.next(t)
-	if !slices.Equal(u.Changed, []string{"DB_USER"}) {
-		t.Errorf("second update Changed = %v, want [DB_USER]", u.Changed)
-	}
+	h.fake.change("db", `{"user":"u2","pass":"p2"}`)
+	h.nextChanged(t, "DB_USER")
 }
 
 func TestUnchangedContentGivesNoUpdate(t *testing.T) {
 	t.Parallel()
 	h := start(t, 20*time.Millisecond, 50*time.Millisecond)
-	reads := h.fake.readCount("db")
 	// Rewritten with the same bytes: a notice, a re-read, no update.
-	h.fake.set("db", `{"user":"u1","pass":"p1"}`)
-	h.fake.notice("db")
-	waitFor(t, "the re-read", func() bool { return h.fake.readCount("db") > reads })
-	h.noUpdate(t)
+	h.changeWithoutUpdate(t, "db", `{"user":"u1","pass":"p1"}`)
 
 	// Had the unchanged notice produced an update, it would be the one
 	// received here; the first update must be the real change.
-	h.fake.set("api", "k2")
-	h.fake.notice("api")
-	u := h.next(t)
-	if !slices.Equal(u.Changed, []string{"API_KEY"}) {
-		t.Errorf("Changed = %v, want [API_KEY] (an update for unchanged content slipped through?)", u.Changed)
-	}
+	h.fake.change("api", "k2")
+	h.nextChanged(t, "API_KEY")
 }
 
 func TestMissingOptionalCountsAsAChange(t *testing.T) {
 	t.Parallel()
-	fake := newFake(map[string]string{"a": "1"})
-	reqs := requests(t, "A", "ref+fake://a?optional=true")
-	resolver := &sources.Resolver{Backends: map[string]sources.Backend{"fake": fake}}
-	c := &Controller{Resolver: resolver, Requests: reqs, Debounce: 20 * time.Millisecond, RetryInterval: 50 * time.Millisecond, ReadTimeout: 10 * time.Second}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if ok, err := c.Start(ctx); !ok || err != nil {
-		t.Fatalf("Start = %v, %v", ok, err)
-	}
-	first, err := resolver.Resolve(ctx, reqs, sources.ResolveOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	updates := make(chan Update)
-	go c.Run(ctx, first, updates)
-	fake.mu.Lock()
-	delete(fake.docs, "a")
-	fake.mu.Unlock()
-	fake.notice("a")
-	select {
-	case u := <-updates:
-		if !slices.Equal(u.Changed, []string{"A"}) || !u.Values[0].Missing {
-			t.Errorf("update %+v, want A changed to missing", u)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no update")
+	h := prepare(t, map[string]string{"a": "1"}, 20*time.Millisecond, 50*time.Millisecond, "A", "ref+fake://a?optional=true").run(t)
+	h.fake.mu.Lock()
+	delete(h.fake.docs, "a")
+	h.fake.mu.Unlock()
+	h.fake.notice("a")
+	if u := h.nextChanged(t, "A"); !u.Values[0].Missing {
+		t.Errorf("update %+v, want A missing", u)
 	}
 }
 
@@ -317,10 +341,7 @@ func TestDebounce(t *testing.T) {
 	for range 50 {
 		h.fake.notice("db")
 	}
-	u := h.next(t)
-	if !slices.Equal(u.Changed, []string{"DB_USER", "DB_PASS"}) {
-		t.Errorf("Changed = %v, want [DB_USER DB_PASS]", u.Changed)
-	}
+	h.nextChanged(t, "DB_USER", "DB_PASS")
 	if got := h.fake.readCount("db") - reads; got != 1 {
 		t.Errorf("%d re-reads for 50 notices in one window, want 1", got)
 	}
@@ -338,34 +359,16 @@ func TestDebounce(t *testing.T) {
 // the loop) are kept, merged, and acted on once.
 func TestNoticesBeforeRun(t *testing.T) {
 	t.Parallel()
-	fake := newFake(map[string]string{"a": "1"})
-	reqs := requests(t, "A", "ref+fake://a")
-	resolver := &sources.Resolver{Backends: map[string]sources.Backend{"fake": fake}}
-	c := &Controller{Resolver: resolver, Requests: reqs, Debounce: 20 * time.Millisecond, RetryInterval: time.Hour, ReadTimeout: 10 * time.Second}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if ok, err := c.Start(ctx); !ok || err != nil {
-		t.Fatalf("Start = %v, %v", ok, err)
-	}
-	first, err := resolver.Resolve(ctx, reqs, sources.ResolveOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fake.set("a", "2")
+	p := prepare(t, map[string]string{"a": "1"}, 20*time.Millisecond, time.Hour, "A", "ref+fake://a")
+	p.fake.set("a", "2")
 	for range 50 {
-		fake.notice("a")
+		p.fake.notice("a")
 	}
-	updates := make(chan Update)
-	go c.Run(ctx, first, updates)
-	select {
-	case u := <-updates:
-		if !slices.Equal(u.Changed, []string{"A"}) || string(u.Values[0].Secret.Bytes()) != "2" {
-			t.Errorf("update %+v", u)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no update")
+	h := p.run(t)
+	if u := h.nextChanged(t, "A"); string(u.Values[0].Secret.Bytes()) != "2" {
+		t.Errorf("update %+v", u)
 	}
-	if got := fake.readCount("a"); got != 2 {
+	if got := h.fake.readCount("a"); got != 2 {
 		t.Errorf("%d reads, want 2 (the first and one re-read)", got)
 	}
 }
@@ -405,10 +408,7 @@ func TestFailedRereadThenRecovery(t *testing.T) {
 			h.noUpdate(t)
 
 			tc.recover(h)
-			u := h.next(t)
-			if !slices.Equal(u.Changed, []string{"DB_PASS"}) {
-				t.Errorf("Changed = %v, want [DB_PASS]", u.Changed)
-			}
+			u := h.nextChanged(t, "DB_PASS")
 			if got := values(u)["DB_PASS"]; got != "p2" {
 				t.Errorf("DB_PASS = %q, want p2", got)
 			}
@@ -421,17 +421,9 @@ func TestFailedRereadThenRecovery(t *testing.T) {
 func TestInvalidContentGivesNoUpdate(t *testing.T) {
 	t.Parallel()
 	h := start(t, 20*time.Millisecond, time.Hour)
-	reads := h.fake.readCount("db")
-	h.fake.set("db", `{"user":`)
-	h.fake.notice("db")
-	waitFor(t, "the re-read", func() bool { return h.fake.readCount("db") > reads })
-	h.noUpdate(t)
-	h.fake.set("db", `{"user":"u3","pass":"p1"}`)
-	h.fake.notice("db")
-	u := h.next(t)
-	if !slices.Equal(u.Changed, []string{"DB_USER"}) {
-		t.Errorf("Changed = %v, want [DB_USER]", u.Changed)
-	}
+	h.changeWithoutUpdate(t, "db", `{"user":`)
+	h.fake.change("db", `{"user":"u3","pass":"p1"}`)
+	h.nextChanged(t, "DB_USER")
 }
 
 func TestOnlyNotifiedGroupIsReread(t *testing.T) {
@@ -443,10 +435,7 @@ func TestOnlyNotifiedGroupIsReread(t *testing.T) {
 	h.fake.set("db", `{"user":"u2","pass":"p1"}`)
 	h.fake.set("api", "k2")
 	h.fake.notice("db")
-	u := h.next(t)
-	if !slices.Equal(u.Changed, []string{"DB_USER"}) {
-		t.Errorf("Changed = %v, want [DB_USER]", u.Changed)
-	}
+	u := h.nextChanged(t, "DB_USER")
 	want := map[string]string{"DB_USER": "u2", "API_KEY": "k1", "DB_PASS": "p1"}
 	if got := values(u); !maps.Equal(got, want) {
 		t.Errorf("values %v, want %v (API_KEY carried over)", got, want)

@@ -68,12 +68,12 @@ func (b *Backend) setToken(tok string, secret *lifetime) {
 	a.gen++
 	close(a.changed)
 	a.changed = make(chan struct{})
-	start := !a.looping && b.ctx.Err() == nil
-	a.looping = a.looping || start
-	a.mu.Unlock()
-	if start {
-		go b.tokenLoop()
+	// Under a.mu, so that one loop starts; refused once the backend is
+	// closed.
+	if !a.looping {
+		a.looping = b.routines.Go(b.ctx, func(context.Context) { b.tokenLoop() })
 	}
+	a.mu.Unlock()
 }
 
 // ensureToken obtains hush's first token, once, whatever number of reads
@@ -266,13 +266,14 @@ func (b *Backend) tokenLoop() {
 	for {
 		tok, secret, gen, changed := b.auth.current()
 		ctx, cancel := context.WithCancel(b.ctx)
-		go func() {
+		var replaced sync.WaitGroup // joined before the next token, or the end
+		replaced.Go(func() {
 			select {
 			case <-changed:
 				cancel()
 			case <-ctx.Done():
 			}
-		}()
+		})
 		if secret == nil && tok != "" {
 			secret = b.lookupSelf(ctx, tok)
 		}
@@ -283,6 +284,7 @@ func (b *Backend) tokenLoop() {
 			<-ctx.Done() // nothing to renew: wait for a new token, or the end
 		}
 		cancel()
+		replaced.Wait()
 		if b.ctx.Err() != nil {
 			return
 		}

@@ -38,6 +38,7 @@ import (
 
 	"github.com/hushinit/hush/sources"
 
+	"github.com/hushinit/hush/sources/internal/background"
 	"github.com/hushinit/hush/sources/internal/remote"
 )
 
@@ -58,16 +59,20 @@ type Config struct {
 	Logger       *slog.Logger // names, paths and statuses only, never values or tokens
 }
 
+var _ sources.Watcher = (*Backend)(nil)
+
 // Backend reads secrets from Vault. It is safe for concurrent use: the
 // resolver reads every group at once.
 type Backend struct {
-	cfg      Config
-	set      settings
-	setErr   error
-	log      *slog.Logger
-	used     atomic.Bool
-	ctx      context.Context // ends at Close: stops renewals and polls
-	cancel   context.CancelFunc
+	cfg    Config
+	set    settings
+	setErr error
+	log    *slog.Logger
+	used   atomic.Bool
+	// routines are the token's and the leases' renewals and the polls;
+	// ctx, routines.Context(), ends at Close.
+	routines background.Group
+	ctx      context.Context
 	initOnce sync.Once
 	initErr  error
 	client   *client
@@ -98,8 +103,8 @@ func New(cfg Config) *Backend {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	b := &Backend{cfg: cfg, log: log, ctx: ctx, cancel: cancel, groups: map[sources.GroupKey]*group{}}
+	b := &Backend{cfg: cfg, log: log, groups: map[sources.GroupKey]*group{}}
+	b.ctx = b.routines.Context()
 	b.set, b.setErr = readSettings(cfg.Getenv)
 	b.auth.gate = remote.NewGate()
 	b.auth.changed = make(chan struct{})
@@ -338,7 +343,6 @@ func (b *Backend) record(key sources.GroupKey, g *group, logical string, s *resp
 	if old != nil && old.metaDenied {
 		g.metaDenied = true
 	}
-	closed := b.closed
 	if l != nil {
 		// Keep the leases that may still be alive, for --revoke-on-exit.
 		live := b.leases[:0]
@@ -356,8 +360,9 @@ func (b *Backend) record(key sources.GroupKey, g *group, logical string, s *resp
 	if old != nil && old.lease != nil {
 		old.lease.stop()
 	}
-	if l != nil && !closed {
-		go b.keepLease(l)
+	if l != nil {
+		// Refused once the backend is closed: the lease is only revoked.
+		b.routines.Go(l.ctx, func(context.Context) { b.keepLease(l) })
 	}
 }
 
@@ -537,9 +542,9 @@ func (o *outage) recovered(log *slog.Logger, addr string) {
 	}
 }
 
-// Close implements sources.Closer: it stops renewals and polls and, with
-// --revoke-on-exit, revokes the leases hush took and the token it logged in
-// with.
+// Close implements sources.Closer: it stops renewals and polls, waits for
+// them to end and, with --revoke-on-exit, then revokes the leases hush took
+// and the token it logged in with.
 func (b *Backend) Close(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {
@@ -547,13 +552,15 @@ func (b *Backend) Close(ctx context.Context) error {
 		return nil
 	}
 	b.closed = true
+	b.mu.Unlock()
+	// Joined before revoking: no renewal may run against what is revoked.
+	errs := []error{b.routines.Stop(ctx)}
+	b.mu.Lock()
 	leases := b.leases
 	b.mu.Unlock()
-	b.cancel()
 	if b.client == nil || !b.cfg.RevokeOnExit {
-		return nil
+		return errors.Join(errs...)
 	}
-	var errs []error
 	revoked := 0
 	if tok := b.token(); b.set.method.ownsToken() && tok != "" {
 		// hush's own token: revoking it revokes every lease it took (those

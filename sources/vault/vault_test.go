@@ -500,6 +500,28 @@ func TestClientRedirectOrigin(t *testing.T) {
 	}
 }
 
+// polledBackend is a backend that has read version 1 of the KV v2 secret
+// secret/app from a server whose metadata reads (the polls) poll answers.
+// It sets VAULT_ADDR, so its test cannot run in parallel.
+func polledBackend(t *testing.T, poll func(w http.ResponseWriter)) (*Backend, sources.GroupKey) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/secret/metadata/app" {
+			w.WriteHeader(http.StatusForbidden) // the token's own lookup: not a poll
+			return
+		}
+		poll(w)
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("VAULT_ADDR", srv.URL)
+	b := New(Config{Getenv: func(k string) string {
+		return map[string]string{"VAULT_ADDR": srv.URL, "VAULT_TOKEN": "s.tok"}[k]
+	}})
+	key := sources.GroupKey{Backend: Name, Path: "secret/app"}
+	b.groups[key] = &group{kind: kindKV2, mount: "secret/", logical: "secret/app", apiPath: "secret/data/app", marker: "1@t"}
+	return b, key
+}
+
 // The poll loop with an injected clock and random source: the first poll
 // at a random point of the interval, then, while Vault fails, one request
 // per poll (no retries within it) and waits doubling up to ten intervals;
@@ -510,28 +532,17 @@ func TestPollLoopBacksOff(t *testing.T) {
 		fail = true
 		hits int
 	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	b, key := polledBackend(t, func(w http.ResponseWriter) {
 		mu.Lock()
 		defer mu.Unlock()
-		if r.URL.Path != "/v1/secret/metadata/app" {
-			w.WriteHeader(http.StatusForbidden) // the token's own lookup: not a poll
-			return
-		}
 		hits++
 		if fail {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte(`{"data":{"current_version":1,"versions":{"1":{"created_time":"t"}}}}`))
-	}))
-	defer srv.Close()
-	t.Setenv("VAULT_ADDR", srv.URL)
-	b := New(Config{Getenv: func(k string) string {
-		return map[string]string{"VAULT_ADDR": srv.URL, "VAULT_TOKEN": "s.tok"}[k]
-	}})
+	})
 	defer b.Close(context.Background())
-	key := sources.GroupKey{Backend: Name, Path: "secret/app"}
-	b.groups[key] = &group{kind: kindKV2, mount: "secret/", logical: "secret/app", apiPath: "secret/data/app", marker: "1@t"}
 	b.random = func() float64 { return 0.5 }
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

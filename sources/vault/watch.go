@@ -38,8 +38,8 @@ func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sourc
 	if b.set.pollInterval > 0 {
 		interval = b.set.pollInterval
 	}
-	if interval > 0 {
-		go b.pollLoop(ctx, keys, interval)
+	if interval > 0 && !b.routines.Go(ctx, func(ctx context.Context) { b.pollLoop(ctx, keys, interval) }) {
+		return errors.New("the Vault backend is closed")
 	}
 	return nil
 }
@@ -52,7 +52,7 @@ func (b *Backend) pollLoop(ctx context.Context, keys []sources.GroupKey, interva
 	wait := remote.FirstPoll(interval, b.rand)
 	failures := 0
 	for {
-		if !b.pause(ctx, wait) || b.ctx.Err() != nil {
+		if !b.pause(ctx, wait) {
 			return
 		}
 		pending, ok := false, true

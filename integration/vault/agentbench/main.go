@@ -49,24 +49,12 @@ type subject struct {
 }
 
 func run(hushBin string, runs int, window, interval time.Duration) error {
-	vaultBin, err := devvault.Find()
+	v, err := devvault.StartBench("agentbench", hushBin)
 	if err != nil {
 		return err
 	}
-	hushBin, err = filepath.Abs(hushBin)
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "agentbench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	v, err := devvault.Start(vaultBin, dir)
-	if err != nil {
-		return err
-	}
-	defer v.Stop()
+	defer v.Close()
+	hushBin, vaultBin, dir := v.HushBin, v.VaultBin, v.Dir
 	audit := filepath.Join(dir, "audit.log")
 	if err := v.API("PUT", "sys/audit/file", map[string]any{"type": "file", "options": map[string]any{"file_path": audit}}); err != nil {
 		return err

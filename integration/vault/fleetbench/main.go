@@ -108,23 +108,12 @@ func peak(ts []time.Time, from, to time.Time, w time.Duration) (int, float64) {
 }
 
 func run(hushBin string, n int, interval, steady, outage time.Duration) error {
-	vaultBin, err := devvault.Find()
+	v, err := devvault.StartBench("fleetbench", hushBin)
 	if err != nil {
 		return err
 	}
-	if hushBin, err = filepath.Abs(hushBin); err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "fleetbench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	v, err := devvault.Start(vaultBin, dir)
-	if err != nil {
-		return err
-	}
-	defer v.Stop()
+	defer v.Close()
+	hushBin, vaultBin, dir := v.HushBin, v.VaultBin, v.Dir
 	if err := v.API("POST", "secret/data/fleet", map[string]any{"data": map[string]any{"password": "one-" + devvault.RandomHex(8)}}); err != nil {
 		return err
 	}

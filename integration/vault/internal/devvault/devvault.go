@@ -1,7 +1,7 @@
 // Package devvault runs a Vault dev server for the benchmark programs
 // under integration/vault (the tests have their own, with an audit log and
-// restarts): find the binary, start it on a free port, call its API, and
-// kill what a run started.
+// restarts, and share FreePort): find the binary, start it on a free port,
+// call its API, and kill what a run started.
 package devvault
 
 import (
@@ -53,12 +53,10 @@ type Server struct {
 // Start runs `vault server -dev` on a free port with a random root token
 // and waits until it is healthy.
 func Start(bin, home string) (*Server, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	v := &Server{Addr: fmt.Sprintf("http://127.0.0.1:%d", port), Token: "root-" + RandomHex(8)}
 	v.cmd = exec.Command(bin, "server", "-dev", "-dev-root-token-id="+v.Token,
 		fmt.Sprintf("-dev-listen-address=127.0.0.1:%d", port), "-dev-no-store-token")
@@ -78,6 +76,54 @@ func Start(bin, home string) (*Server, error) {
 	}
 	v.Stop()
 	return nil, fmt.Errorf("vault dev server not healthy")
+}
+
+// Bench is where a benchmark program runs: a dev server whose home is a
+// scratch directory, and the binaries under test.
+type Bench struct {
+	*Server
+	HushBin  string // absolute
+	VaultBin string
+	Dir      string // removed by Close
+}
+
+// StartBench finds the Vault binary, makes a scratch directory named after
+// the program and starts a dev server there.
+func StartBench(program, hushBin string) (*Bench, error) {
+	hushBin, err := filepath.Abs(hushBin)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := Find()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", program+"-")
+	if err != nil {
+		return nil, err
+	}
+	v, err := Start(bin, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &Bench{Server: v, HushBin: hushBin, VaultBin: bin, Dir: dir}, nil
+}
+
+// Close stops the server and removes the scratch directory.
+func (b *Bench) Close() {
+	b.Stop()
+	os.RemoveAll(b.Dir)
+}
+
+// FreePort is a loopback TCP port nobody listens on right now.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Stop kills the server.
