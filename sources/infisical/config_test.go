@@ -193,7 +193,7 @@ func TestTokenLifetime(t *testing.T) {
 	}
 }
 
-// Failed polls back off with the toolkit's rule (remote.PollDelay), with
+// Failed polls back off with the toolkit's rule (remote.NextPoll), with
 // jitter from the poller's random source.
 func TestPollBackoff(t *testing.T) {
 	t.Parallel()
@@ -206,8 +206,9 @@ func TestPollBackoff(t *testing.T) {
 	if p.delay(50) != remote.MaxPollBackoff {
 		t.Errorf("poll backoff cap: %v", p.delay(50))
 	}
+	// A successful poll keeps the phase; only a back-off is jittered.
 	p = &poller{interval: time.Minute, rand: func() float64 { return 0 }}
-	if p.delay(0) != 54*time.Second {
-		t.Errorf("poll jitter: %v", p.delay(0))
+	if p.delay(0) != time.Minute || p.delay(1) != 108*time.Second {
+		t.Errorf("poll jitter: %v %v", p.delay(0), p.delay(1))
 	}
 }

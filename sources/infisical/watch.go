@@ -102,8 +102,9 @@ type poller struct {
 
 func (p *poller) loop(ctx context.Context) {
 	failures := 0
-	// The first poll comes at a random point of the first interval, every
-	// later one with the toolkit's jitter: a fleet does not poll in step.
+	// The first poll comes at a random point of the first interval and
+	// later ones keep that phase (remote.NextPoll): a fleet started
+	// together does not poll in step.
 	t := time.NewTimer(remote.FirstPoll(p.interval, p.rand))
 	defer t.Stop()
 	for {
@@ -125,10 +126,11 @@ func (p *poller) loop(ctx context.Context) {
 }
 
 // delay is the wait before the next poll after failures failed ones: the
-// toolkit's, the same as Vault's (jittered; doubled per failure, up to ten
-// intervals and at most five minutes).
+// toolkit's, the same as Vault's (the interval after a success; after a
+// failure doubled per failure, up to ten intervals and at most five
+// minutes, jittered).
 func (p *poller) delay(failures int) time.Duration {
-	return remote.PollDelay(p.interval, failures, p.rand)
+	return remote.NextPoll(p.interval, failures, p.rand)
 }
 
 // pollAll polls every folder, one after the other, and reports whether all

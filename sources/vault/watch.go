@@ -26,7 +26,7 @@ import (
 //
 // One request per secret and poll, never retried within the poll. A failed
 // poll (Vault down) changes nothing for the child; the next one waits
-// longer (remote.PollDelay), and polls are spread with jitter.
+// longer (remote.NextPoll), and each instance polls at its own random phase.
 func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sources.WatchOptions, notify func(sources.GroupKey)) error {
 	if b.setErr != nil {
 		return b.setErr
@@ -45,8 +45,8 @@ func (b *Backend) Watch(ctx context.Context, keys []sources.GroupKey, opts sourc
 }
 
 func (b *Backend) pollLoop(ctx context.Context, keys []sources.GroupKey, interval time.Duration) {
-	// The first poll comes at a random point of the first interval, and
-	// every later one is spread by the toolkit's jitter: a fleet started
+	// The first poll comes at a random point of the first interval and
+	// later ones keep that phase (remote.NextPoll): a fleet started
 	// together does not poll Vault in one burst forever. After a failed
 	// poll the next waits longer (no per-request retries meanwhile).
 	wait := remote.FirstPoll(interval, b.rand)
@@ -80,7 +80,7 @@ func (b *Backend) pollLoop(ctx context.Context, keys []sources.GroupKey, interva
 		} else if ctx.Err() == nil {
 			failures++
 		}
-		wait = remote.PollDelay(interval, failures, b.rand)
+		wait = remote.NextPoll(interval, failures, b.rand)
 	}
 }
 

@@ -27,6 +27,21 @@ func PollDelay(interval time.Duration, failures int, rnd func() float64) time.Du
 	return Spread(min(d, limit), PollJitter, rnd)
 }
 
+// NextPoll is the wait before a watch's next poll. After a successful poll
+// it is the interval, exactly: the phase FirstPoll chose at random is kept,
+// so a fleet's polls stay spread as its first ones were. Jittering every
+// poll instead re-draws each instance's phase all the time, and the load in
+// the busiest second then grows with the length of the window looked at
+// (1.55x the mean over 40 s for 100 instances, against the budget's 1.5x).
+// After failures the wait is PollDelay's, jittered: an outage ends for the
+// whole fleet at once, and the jitter of the back-off spreads it again.
+func NextPoll(interval time.Duration, failures int, rnd func() float64) time.Duration {
+	if failures == 0 {
+		return interval
+	}
+	return PollDelay(interval, failures, rnd)
+}
+
 // FirstPoll is the wait before a watch's first poll: a random point of the
 // first interval, so that instances started together (a rollout, a node
 // reboot) do not poll in step forever after.

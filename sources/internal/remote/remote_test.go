@@ -199,6 +199,24 @@ func TestPollDelay(t *testing.T) {
 	}
 }
 
+// TestNextPoll: after a success the interval exactly (the phase is kept);
+// after failures PollDelay's jittered back-off.
+func TestNextPoll(t *testing.T) {
+	t.Parallel()
+	for _, r := range []float64{0, 0.5, 0.999999} {
+		rnd := func() float64 { return r }
+		if got := NextPoll(30*time.Second, 0, rnd); got != 30*time.Second {
+			t.Errorf("rand %v, no failure: %s, want the interval", r, got)
+		}
+		if got, want := NextPoll(30*time.Second, 2, rnd), PollDelay(30*time.Second, 2, rnd); got != want {
+			t.Errorf("rand %v, 2 failures: %s, want PollDelay's %s", r, got, want)
+		}
+	}
+	if lo, hi := NextPoll(30*time.Second, 1, func() float64 { return 0 }), NextPoll(30*time.Second, 1, func() float64 { return 0.999999 }); lo == hi {
+		t.Errorf("a back-off is not jittered: %s", lo)
+	}
+}
+
 func TestFirstPoll(t *testing.T) {
 	t.Parallel()
 	if got := FirstPoll(10*time.Second, func() float64 { return 0.25 }); got != 2500*time.Millisecond {
