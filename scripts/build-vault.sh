@@ -18,6 +18,14 @@ if [ -x "$OUT/vault" ] && "$OUT/vault" version >/dev/null 2>&1; then
 	exit 0
 fi
 mkdir -p "$OUT"
+# One build at a time: a second run (another test package's TestMain, a
+# second make) waits here for the first, then uses its binary.
+exec 9>"$OUT/.lock"
+flock 9
+if [ -x "$OUT/vault" ] && "$OUT/vault" version >/dev/null 2>&1; then
+	echo "$OUT/vault"
+	exit 0
+fi
 export GOFLAGS=-mod=mod
 go mod download "github.com/hashicorp/vault@$VER" >&2
 SRC="$(go env GOMODCACHE)/github.com/hashicorp/vault@$VER"
