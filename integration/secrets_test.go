@@ -52,11 +52,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 					"FILE_SECRET=ref+file://" + dir + "/file?as=file",
 					"JSON_SECRET=ref+file://" + dir + "/app.json#/k",
 				}}, "-g", "-v", "--log-format", format, "--debounce", "10ms", "--",
-					"sh", "-c", `trap 'kill $! 2>/dev/null; exit 0' TERM; sleep 1000 & echo "ready $ENV_SECRET"; wait`)
-				// "ready" comes after the background sleep started: a
-				// SIGTERM sent on seeing it cannot meet a sleep that is
-				// forked but not yet running, which would keep the
-				// shell's trap and survive, holding hush's stderr open.
+					"sh", "-c", `trap 'kill $! 2>/dev/null; exit 0' TERM; sleep 1000 & `+
+						`until read c < /proc/$!/comm && [ "$c" = sleep ]; do :; done; echo "ready $ENV_SECRET"; wait`)
+				// "ready" comes once the background sleep has exec'd: a
+				// SIGTERM sent on seeing it cannot meet a process that is
+				// forked but still the shell (fork returns to the parent
+				// first), which swallows the signal in the shell's trap,
+				// survives as sleep and holds hush's stderr open.
 				r.waitStdout("ready " + envValue)
 				hush := r.hushPid()
 				child := r.child("sh")
