@@ -459,12 +459,19 @@ func TestListenPrivilegedPortAsUser(t *testing.T) {
 }
 
 func procUID(t *testing.T, pid int) string {
+	return statusField(t, pid, "Uid:")
+}
+
+// statusField is the first value of the line key ("Uid:", "CapEff:") of
+// /proc/PID/status, or "" if there is none.
+func statusField(t *testing.T, pid int, key string) string {
+	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == key {
 			return f[1]
 		}
 	}

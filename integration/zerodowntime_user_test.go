@@ -60,19 +60,10 @@ const capSysPtrace = 19
 // hasCap reports whether process pid has capability c in its effective set.
 func hasCap(t *testing.T, pid, c int) bool {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	v := statusField(t, pid, "CapEff:")
+	caps, err := strconv.ParseUint(v, 16, 64)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("CapEff of pid %d: %q: %v", pid, v, err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return caps&(1<<c) != 0
-		}
-	}
-	t.Fatalf("no CapEff in /proc/%d/status", pid)
-	return false
+	return caps&(1<<c) != 0
 }
