@@ -122,19 +122,14 @@ func asUser(uid, gid int, read func() (bool, error)) (bool, error) {
 	go func() {
 		runtime.LockOSThread()
 		oldUID, oldGID, ok := switchFS(uid, gid)
-		if !ok {
-			restored := restoreFS(oldUID, oldGID)
-			if restored {
-				runtime.UnlockOSThread()
-			}
-			done <- result{err: fs.ErrPermission}
-			return
+		r := result{err: fs.ErrPermission}
+		if ok {
+			r.polls, r.err = read()
 		}
-		polls, err := read()
 		if restoreFS(oldUID, oldGID) {
 			runtime.UnlockOSThread()
 		}
-		done <- result{polls, err}
+		done <- r
 	}()
 	r := <-done
 	return r.polls, r.err
